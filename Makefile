@@ -1,0 +1,46 @@
+# One entry point for every command. `make lab` sets up and opens JupyterLab; `make test` sets up
+# and runs every test (CI runs exactly this). Both are idempotent: a second run skips what is done.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NB ?= notebooks/*.ipynb
+# Keep torch's compile cache, matplotlib's and Jupyter's state out of the user's home and /tmp.
+export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/build/inductor-cache
+export MPLCONFIGDIR := $(CURDIR)/build/mplconfig
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: setup lab test lint notebooks system-deps clean
+
+$(STAMP): requirements.txt pyproject.toml
+	bash scripts/system-deps.sh python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT)
+
+system-deps:
+	bash scripts/system-deps.sh test
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup system-deps lint
+	$(BIN)/python -m pytest
+
+# Re-execute notebooks in place so their stored outputs match the library: `make notebooks`,
+# or one of them: `make notebooks NB=notebooks/02_module_f5.ipynb`.
+notebooks: setup
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	  --ExecutePreprocessor.timeout=300 --NotebookClient.record_timing=False $(NB)
+
+clean:
+	rm -rf $(VENV) build
