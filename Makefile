@@ -11,7 +11,7 @@ export MPLCONFIGDIR := $(CURDIR)/build/mplconfig
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: setup lab test lint notebooks system-deps clean
+.PHONY: setup lab test lint notebooks system-deps clean bench
 
 $(STAMP): requirements.txt pyproject.toml
 	bash scripts/system-deps.sh python
@@ -40,6 +40,11 @@ test: setup system-deps lint
 notebooks: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=300 --NotebookClient.record_timing=False $(NB)
+
+# Every performance figure in one run, written to benchmarks/RESULTS.md (about 10 minutes on 2 cores):
+# `make bench`, or `make bench BENCH_ARGS=--quick`.
+bench: setup
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build

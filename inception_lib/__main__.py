@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from .model import InceptionV2
 from .summary import summarize
+from .train import add_parser as add_train_parser
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-aux", action="store_true", help="build without the auxiliary head (allows smaller inputs)"
     )
     summary.set_defaults(run=_summary)
+    add_train_parser(commands)
     return parser
 
 

@@ -1,0 +1,90 @@
+"""Checkpoints that survive crashes: atomic writes, safe loading, clear errors.
+
+A checkpoint is written to a temporary file in the destination's folder, flushed to disk
+(``fsync``) and then renamed over the old one with ``os.replace``, which is atomic on POSIX and
+Windows: a reader sees the old checkpoint or the new one, never half of one, and a save that fails
+part-way leaves the previous checkpoint untouched. Loading uses ``torch.load(weights_only=True)``,
+which refuses to run code hidden in a file (pickles of arbitrary objects).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import torch
+
+FORMAT = "inception_lib.checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A file that exists but is not a readable checkpoint of this library (truncated, foreign, too new)."""
+
+
+def atomic_write(path: str | Path, content: bytes | Callable[[BinaryIO], None]) -> Path:
+    """Replace ``path`` with ``content`` (bytes, or a function writing to a binary file) in one step."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Same folder as the target: os.replace is only atomic within one file system.
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            if isinstance(content, bytes):
+                file.write(content)
+            else:
+                content(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)  # make the rename itself durable
+    return path
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write ``state`` (tensors, numbers, strings, lists, dicts) atomically to ``path``; returns the path."""
+    payload = {"format": FORMAT, "version": VERSION, **state}
+    return atomic_write(path, lambda file: torch.save(payload, file))
+
+
+def _fsync_directory(folder: Path) -> None:
+    if os.name != "posix":  # directories cannot be opened for fsync on Windows
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by ``save_checkpoint``.
+
+    ``FileNotFoundError`` if there is no file at ``path``; ``CheckpointError`` (a ``ValueError``)
+    if the file is truncated, corrupt, not a torch file, or a torch file of some other program.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated, corrupt or not a torch file): {err}"
+        ) from err
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        found = sorted(state)[:8] if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(
+            f"{path} is a torch file but not an inception_lib checkpoint (no format marker {FORMAT!r}; found {found})"
+        )
+    if state.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {state['version']}; this library reads up to {VERSION}")
+    return state

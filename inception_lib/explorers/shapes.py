@@ -1,0 +1,23 @@
+"""Shape explorers: input resolution -> the shape after every stem layer and every stage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import ipywidgets as widgets
+
+from ..explorer import Explorer
+from ..model import InceptionV2
+from ..shapes import render_shape_flow
+
+
+def resolution(model: InceptionV2 | None = None) -> Explorer:
+    """A slider over the input side (default: the design document's network); below the model's
+    minimum the view names the step that would get an empty grid."""
+    model = model or InceptionV2(num_classes=3, seed=0)
+    size = widgets.IntSlider(value=299, min=32, max=512, description="input side", continuous_update=False)
+    return Explorer("Input resolution → shape after each layer", partial(render_shape_flow, model), {"size": size})
+
+
+EXPLORERS: dict[str, Callable[[], Explorer]] = {"resolution": resolution}

@@ -1,0 +1,293 @@
+"""Shape traces: what every layer of a live module receives and produces, for any input size.
+
+``trace`` runs torchinfo underneath and returns one ``LayerRow`` per module (qualified name, type,
+input and output shape, parameters, mult-adds); ``rows_html`` renders rows as a table. On top of it:
+``layer_table`` reproduces the design document's layer table from the live model, and
+``shape_flow`` gives the shape after each stem layer and each stage for any resolution, computed
+analytically so that it also answers *where* a too-small input breaks the network.
+
+>>> rows = trace(InceptionV2(num_classes=3), (3, 299, 299))
+>>> next(r for r in rows if r.name == "features.stem.0").output_shape     # (32, 149, 149)
+>>> shape_flow(model, 150)[-1]          # FlowStep('features.mixed_7', ..., (2048, 3, 3))
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torchinfo
+from matplotlib.figure import Figure
+from torch import nn
+from torch.nn.modules.utils import _pair
+
+from .blocks import BasicConv2d
+from .model import InceptionV2, output_length
+
+Shape = tuple[int, ...]
+
+# The stages of InceptionV2 in execution order (the auxiliary head reads mixed_6's output).
+STAGES = ("features.stem", "features.mixed_5", "features.reduction_1", "features.mixed_6", "features.aux")
+STAGES += ("features.reduction_2", "features.mixed_7")
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One module of a trace. Shapes leave out the batch dimension (the trace uses a batch of 1).
+
+    ``mult_adds`` follows torchinfo: a convolution counts its parameters once per output position,
+    any other layer with parameters counts each parameter once; a container sums its leaves.
+    """
+
+    name: str  # qualified name as in ``named_modules()``; "" for the traced module itself
+    type: str  # class name, e.g. "Conv2d", "InceptionModuleF5"
+    depth: int  # 0 for the traced module, 1 for its children, ...
+    input_shape: Shape
+    output_shape: Shape
+    params: int  # parameters of the module and everything inside it
+    mult_adds: int
+
+
+def _unbatched(size: list) -> Shape:
+    """torchinfo's size of a tensor (or of the first of several outputs), without the batch dimension."""
+    if size and isinstance(size[0], list):
+        size = size[0]
+    return tuple(size[1:])
+
+
+def trace(module: nn.Module, input_shape: Sequence[int], **forward_kwargs: object) -> list[LayerRow]:
+    """One row per executed module, in execution order, for one input of ``input_shape`` (C, H, W).
+
+    Runs on the device of ``module``'s parameters; a module built on the ``meta`` device is traced
+    without any arithmetic. The module runs in eval mode (restored afterwards), so BatchNorm
+    statistics are untouched. An ``InceptionV2`` runs its auxiliary head when it has one and the
+    input is large enough (``min_input_size_aux``), so its rows appear; a side below
+    ``min_input_size`` raises ``ValueError`` naming the step that would get an empty grid.
+    """
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(isinstance(n, int) and n > 0 for n in shape):
+        raise ValueError(f"input_shape must be (channels, height, width) of positive ints, got {input_shape!r}")
+    if isinstance(module, InceptionV2):
+        if min(shape[1:]) < module.min_input_size:
+            raise ValueError(f"input {size_verdict(module, shape[1:])}")
+        aux = module.features.aux is not None and min(shape[1:]) >= module.min_input_size_aux
+        forward_kwargs = {"with_aux": aux, **forward_kwargs}
+    names = {id(m): name for name, m in module.named_modules()}
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    was_training = module.training
+    try:
+        stats = torchinfo.summary(
+            module, input_size=(1, *shape), depth=99, mode="eval", verbose=0, device=device, **forward_kwargs
+        )
+    finally:
+        module.train(was_training)
+    layers = [info for info in stats.summary_list if info.executed]
+    leaf_macs: dict[str, int] = {names[info.layer_id]: info.macs for info in layers if info.is_leaf_layer}
+    rows = []
+    for info in layers:
+        name = names[info.layer_id]
+        inside = [macs for leaf, macs in leaf_macs.items() if leaf == name or leaf.startswith(f"{name}.") or not name]
+        rows.append(
+            LayerRow(
+                name=name,
+                type=info.class_name,
+                depth=name.count(".") + 1 if name else 0,
+                input_shape=_unbatched(info.input_size),
+                output_shape=_unbatched(info.output_size),
+                params=sum(p.numel() for p in info.module.parameters()),
+                mult_adds=sum(inside),
+            )
+        )
+    return rows
+
+
+def html_bar(fraction: float, colour: str) -> str:
+    """A horizontal bar filling ``fraction`` (0..1) of its table cell: a chart that renders in microseconds."""
+    return f'<div style="background:{colour};height:0.8em;width:{100 * max(0.0, min(1.0, fraction)):.1f}%"></div>'
+
+
+def _shape_text(shape: Shape) -> str:
+    return "×".join(map(str, shape))
+
+
+def rows_html(rows: Sequence[LayerRow], max_depth: int | None = None) -> str:
+    """An HTML table of ``rows`` (name indented by depth), optionally down to ``max_depth`` only."""
+    head = "".join(f"<th>{h}</th>" for h in ("module", "type", "input", "output", "params", "mult-adds"))
+    body = []
+    for r in rows:
+        if max_depth is not None and r.depth > max_depth:
+            continue
+        indent = f"text-align:left;padding-left:{0.3 + 1.2 * r.depth:.1f}em"
+        cells = [
+            f'<td style="{indent}">{html.escape(r.name or "(all)")}</td>',
+            f'<td style="text-align:left">{html.escape(r.type)}</td>',
+            f"<td>{_shape_text(r.input_shape)}</td>",
+            f"<td>{_shape_text(r.output_shape)}</td>",
+            f"<td>{r.params:,}</td>",
+            f"<td>{r.mult_adds:,}</td>",
+        ]
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+# --- the design document's layer table, from the live model ---
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of the design document's "Structure" table: type, kernel/stride or remark, input size."""
+
+    type: str
+    kernel: str
+    input_size: str  # e.g. "3x299x299", as the document writes it
+
+
+def _kernel(layer: nn.Module) -> tuple[str, str]:
+    """("conv" | "conv pad" | "pool", "3x3/2") for a stem layer."""
+    op = layer.conv if isinstance(layer, BasicConv2d) else layer
+    k, s, p = (_pair(getattr(op, a)) for a in ("kernel_size", "stride", "padding"))
+    kind = "pool" if isinstance(op, nn.MaxPool2d | nn.AvgPool2d) else "conv pad" if p != (0, 0) else "conv"
+    return kind, f"{k[0]}x{k[1]}/{s[0]}"
+
+
+def layer_table(model: InceptionV2, size: int = 299, rows: Sequence[LayerRow] | None = None) -> list[TableRow]:
+    """The design document's layer table for ``model`` at ``size``×``size``, shapes from a trace.
+
+    Like the document (and the paper's Table 1) it lists the stem layer by layer, each run of
+    Inception modules as one row, and leaves out the grid reductions between them (their effect
+    shows in the input sizes). Pass ``rows`` from an earlier ``trace`` to avoid tracing again.
+    """
+    rows = trace(model, (3, size, size)) if rows is None else rows
+    by_name = {r.name: r for r in rows}
+
+    def size_of(name: str) -> str:
+        return "x".join(map(str, by_name[name].input_shape)) if name in by_name else ""
+
+    table = [TableRow(*_kernel(layer), size_of(f"features.stem.{i}")) for i, layer in enumerate(model.features.stem)]
+    for stage, label in (("mixed_5", "F5"), ("mixed_6", "F6"), ("mixed_7", "F7")):
+        repeats = len(getattr(model.features, stage))
+        table.append(TableRow(f"{repeats} x Inception {label}", "", size_of(f"features.{stage}")))
+    pool = by_name["avgpool"].input_shape
+    table.append(TableRow("pool", f"{pool[1]}x{pool[2]}", size_of("avgpool")))
+    table.append(TableRow("linear", "logits", f"{by_name['fc'].input_shape[0]}x1"))
+    table.append(TableRow("softmax", "classifier", f"{by_name['fc'].output_shape[0]}x1"))
+    return table
+
+
+def table_html(table: Sequence[TableRow]) -> str:
+    """The layer table as HTML, with the document's three columns."""
+    head = "<tr><th>type</th><th>kernel size/stride or remark</th><th>input size</th></tr>"
+    body = "".join(f"<tr><td>{r.type}</td><td>{r.kernel}</td><td>{r.input_size}</td></tr>" for r in table)
+    return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
+
+
+# --- shapes after each stem layer and each stage, for any resolution ---
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    """The tensor after one step of the network; a 0 in ``shape`` means the step cannot run."""
+
+    name: str  # qualified name, or "input"
+    label: str  # short description, e.g. "conv 3x3/2", "3 x F5"
+    shape: Shape  # (C, H, W)
+
+
+def _channels(module: nn.Module, channels: int) -> int:
+    """Output channels of a stem layer or a stage (pooling keeps the channels)."""
+    last = module[-1] if isinstance(module, nn.Sequential) else module
+    return getattr(last, "out_channels", channels)
+
+
+def shape_flow(model: InceptionV2, size: int | tuple[int, int]) -> list[FlowStep]:
+    """Shape after each stem layer and each later stage of the trunk, for a ``size`` input.
+
+    Computed from each layer's kernel, stride and padding (``output_length``), so it works for
+    any size, including too-small ones: there a step gets 0 in its shape, which shows where the
+    network breaks. The auxiliary head is not part of the flow (``min_input_size_aux`` covers it).
+    """
+    height, width = (size, size) if isinstance(size, int) else size
+    if min(height, width) < 1:
+        raise ValueError(f"size must be positive, got {size!r}")
+    f = model.features
+    steps = [FlowStep("input", "image", (3, height, width))]
+    modules = [(f"features.stem.{i}", " ".join(_kernel(layer)), layer) for i, layer in enumerate(f.stem)]
+    modules += [
+        ("features.mixed_5", f"{len(f.mixed_5)} x F5", f.mixed_5),
+        ("features.reduction_1", "grid reduction", f.reduction_1),
+        ("features.mixed_6", f"{len(f.mixed_6)} x F6", f.mixed_6),
+        ("features.reduction_2", "grid reduction", f.reduction_2),
+        ("features.mixed_7", f"{len(f.mixed_7)} x F7", f.mixed_7),
+    ]
+    channels = 3
+    for name, label, module in modules:
+        height, width = output_length(module, height, 0), output_length(module, width, 1)
+        channels = _channels(module, channels)
+        steps.append(FlowStep(name, label, (channels, height, width)))
+    return steps
+
+
+def flow_figure(steps: Sequence[FlowStep], title: str = "") -> Figure:
+    """The network read top to bottom: grid side (left bars) and channels (right bars) after each step."""
+    fig = Figure(figsize=(9, 0.32 * len(steps) + 1.2))
+    grid_ax, channel_ax = fig.subplots(1, 2, sharey=True)
+    ys = list(range(len(steps)))
+    grid_ax.barh(ys, [s.shape[1] for s in steps], color="#d2f3f7", edgecolor="#1f9aaa")
+    grid_ax.invert_xaxis()  # the two panels grow outwards from the step names in the middle
+    grid_ax.set_xlabel("grid height")
+    channel_ax.barh(ys, [s.shape[0] for s in steps], color="#fff4b8", edgecolor="#b89500")
+    channel_ax.set_xlabel("channels")
+    channel_ax.set_xlim(0, max(s.shape[0] for s in steps) * 1.45)
+    for y, s in zip(ys, steps, strict=True):
+        channel_ax.annotate(
+            _shape_text(s.shape), (s.shape[0], y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7
+        )
+    grid_ax.set_yticks(ys, [f"{s.name.removeprefix('features.')}  ({s.label})" for s in steps], fontsize=7)
+    grid_ax.invert_yaxis()  # input at the top
+    fig.suptitle(title or f"Shapes through the trunk for a {_shape_text(steps[0].shape)} input", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def size_verdict(model: InceptionV2, size: int | tuple[int, int]) -> str:
+    """One sentence on what runs at ``size`` (a side, or (height, width)): nothing, the trunk only, or everything."""
+    steps = shape_flow(model, size)
+    height, width = steps[0].shape[1:]
+    final = steps[-1].shape
+    if min(height, width) < model.min_input_size:
+        broken = next(s for s in steps if 0 in s.shape[1:])
+        return (
+            f"{height}×{width} is below the minimum of {model.min_input_size}×{model.min_input_size}: "
+            f"{broken.name} ({broken.label}) would get an empty grid, so the network cannot run."
+        )
+    if model.min_input_size_aux is not None and min(height, width) < model.min_input_size_aux:
+        return (
+            f"{height}×{width}: the trunk runs (final grid {final[1]}×{final[2]}), but the auxiliary head needs "
+            f"{model.min_input_size_aux}×{model.min_input_size_aux}; train at this size with aux_logits=False."
+        )
+    return f"{height}×{width}: every part runs, the auxiliary head included; final grid {final[1]}×{final[2]}."
+
+
+def render_shape_flow(model: InceptionV2, size: int) -> str:
+    """HTML for the input-resolution explorer: the verdict, then each step's shape with a bar for its grid."""
+    steps = shape_flow(model, size)
+    widest = max(s.shape[1] for s in steps)
+    ok = size >= model.min_input_size
+    colour = "#1a7f37" if ok else "#b42318"
+    rows = []
+    for s in steps:
+        bar = html_bar(s.shape[1] / widest, "#1f9aaa")
+        empty = 0 in s.shape[1:]
+        style = ' style="color:#b42318"' if empty else ""
+        rows.append(
+            f"<tr{style}><td style='text-align:left'>{s.name}</td><td style='text-align:left'>{s.label}</td>"
+            f"<td>{_shape_text(s.shape)}{' (empty)' if empty else ''}</td><td style='width:12em'>{bar}</td></tr>"
+        )
+    head = "<tr><th>step</th><th>layer</th><th>output shape</th><th>grid</th></tr>"
+    verdict = html.escape(size_verdict(model, size))
+    return (
+        f'<p style="color:{colour}"><b>{verdict}</b></p>'
+        f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
