@@ -6,7 +6,7 @@ formula typed a second time. The calculators build their layers on PyTorch's ``m
 shapes and parameter counts are real, but no weights are allocated and nothing is computed, so
 they answer instantly for any width.
 
->>> cost(InceptionModuleF5(), (288, 35, 35))            # Cost(params=236000, mult_adds=287_894_912)
+>>> cost(InceptionModuleF5(), (288, 35, 35))            # Cost(params=236000, mult_adds=287885792)
 >>> factorize_5x5(channels=64, grid=35).saving           # 0.28  (Section 3.1, Figure 1)
 >>> factorize_asymmetric(3, channels=64, grid=17).saving  # 0.333 (Section 3.2, Figure 3)
 >>> grid_reduction_variants(channels=320, grid=35)        # Figure 9 (two ways) vs Figure 10
@@ -163,6 +163,8 @@ def factorize(
     """
     if grid < 1:
         raise ValueError(f"grid must be >= 1, got {grid}")
+    if not original or not replacement:
+        raise ValueError(f"both kernel lists must be non-empty, got {list(original)} and {list(replacement)}")
     shape = (channels, grid, grid)
     return Factorization(
         tuple(original),

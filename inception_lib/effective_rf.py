@@ -17,6 +17,7 @@ so that the smallest corner contributions (products of ~40 factors of 1/7) stay 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, fx, nn
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch import Tensor, nn
 
 from .blocks import BasicConv2d
 from .datasets import ShapesDataset
@@ -69,7 +73,7 @@ def _box_filter(module: nn.Module, x: Tensor) -> Tensor:
     if isinstance(module, nn.Conv2d):
         # Zero-pad as the convolution would (its own rule, "same" included), then average: the
         # same windows as the convolution with every weight equal and positive.
-        module = nn.Conv2d(1, 1, kernel, stride, module.padding, bias=False)
+        module = nn.Conv2d(1, 1, kernel, stride, module.padding, bias=False, device="meta")
         if any(module._reversed_padding_repeated_twice):
             x = F.pad(x, module._reversed_padding_repeated_twice)
         return F.avg_pool2d(x, kernel, stride)
@@ -272,13 +276,124 @@ def effective_receptive_field(
     root.eval()
     try:
         with torch.enable_grad():
-            try:
+            with contextlib.suppress(_Stop):
                 root(image)
-            except _Stop:
-                pass
             (gradient,) = torch.autograd.grad(captured[0][:, :, unit[0], unit[1]].sum(), image)
     finally:
         handle.remove()
         root.train(was_training)
     magnitude = gradient.abs().sum(dim=1).mean(dim=0).double().numpy()
     return EffectiveField(name, unit, magnitude / magnitude.sum(), theoretical)
+
+
+def _outline(ax: Axes, box: Box, **style: object) -> None:
+    ax.add_patch(Rectangle((box.left - 0.5, box.top - 0.5), box.width, box.height, fill=False, **style))
+
+
+def support_figure(gradients: Tensor, boxes: Sequence[Box | None], titles: Sequence[str]) -> Figure:
+    """Analytic against measured: each path-probe gradient map (log scale; white where zero) with
+    the analytic field clipped to the image (yellow outline)."""
+    fig = Figure(figsize=(3.1 * len(titles), 3.3))
+    for ax, gradient, box, title in zip(
+        fig.subplots(1, len(titles), squeeze=False)[0], gradients, boxes, titles, strict=True
+    ):
+        values = gradient.numpy()
+        shown = np.where(values > 0, np.log10(np.where(values > 0, values, 1)), np.nan)
+        ax.imshow(shown, cmap="viridis", interpolation="nearest")
+        if box is not None:
+            _outline(ax, box, edgecolor="#f5c400", lw=1.5)
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def erf_figure(fields: Sequence[EffectiveField], titles: Sequence[str], mass: float = 0.95) -> Figure:
+    """Effective receptive fields: each gradient-magnitude map around its theoretical field
+    (yellow outline), with the share of the field holding ``mass`` of the gradient."""
+    fig = Figure(figsize=(3.1 * len(titles), 3.5))
+    for ax, erf, title in zip(fig.subplots(1, len(titles), squeeze=False)[0], fields, titles, strict=True):
+        box = erf.theoretical
+        pad = max(2, box.height // 10)
+        top, left = max(box.top - pad, 0), max(box.left - pad, 0)
+        crop = erf.gradient[top : box.bottom + pad + 1, left : box.right + pad + 1]
+        ax.imshow(
+            crop / crop.max(),
+            cmap="magma",
+            interpolation="nearest",
+            extent=(left - 0.5, left + crop.shape[1] - 0.5, top + crop.shape[0] - 0.5, top - 0.5),
+        )
+        _outline(ax, box, edgecolor="#f5c400", lw=1.2)
+        ax.set_title(
+            f"{title}\n{100 * mass:.0f}% of |grad| in {100 * erf.area_share(mass):.1f}% of the field", fontsize=8
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+# --- a small Inception to train in seconds: the "trained weights" of the comparison ------------
+
+SMALL_IMAGE_SIZE = 64
+
+
+def small_inception(num_classes: int = 3, seed: int = 0) -> nn.Sequential:
+    """Inception V2 in miniature, from the same blocks: a two-layer stem and max pool, one F5, one
+    grid reduction, one F6 (1x7 / 7x1), global pooling and a classifier. About 0.1 M parameters,
+    so it trains on the generated shapes in minutes on a CPU; weights initialised as the big
+    model's (``init_weights``), drawn from ``seed``."""
+    with torch.random.fork_rng(devices=[]):  # layer constructors must not touch the global stream
+        model = nn.Sequential(
+            BasicConv2d(3, 16, 3, stride=2),
+            BasicConv2d(16, 32, 3),
+            nn.MaxPool2d(3, stride=2),
+            InceptionModuleF5(32, double_3x3=(16, 24), single_3x3=(16, 24), pool_proj=16, conv_1x1=16),
+            GridReduction(80, double_3x3=(16, 32), single_3x3=(16, 32)),
+            InceptionModuleF6(144, width=32, n=7, out_branch=48),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(192, num_classes),
+        )
+    init_weights(model, seed)
+    return model
+
+
+def train_small_inception(
+    model: nn.Module, steps: int, batch_size: int = 32, lr: float = 3e-3, seed: int = 0
+) -> list[float]:
+    """Train ``model`` on freshly generated shapes (``ShapesDataset``, a new batch every step) with
+    Adam and a cosine learning-rate decay; returns the loss of every step. Deterministic for a seed."""
+    if steps < 1 or batch_size < 2:
+        raise ValueError(f"need steps >= 1 and batch_size >= 2 (BatchNorm), got {steps} and {batch_size}")
+    data = ShapesDataset(steps * batch_size, image_size=SMALL_IMAGE_SIZE, seed=seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    losses = []
+    model.train()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # dropout or other randomness in the model, if any
+        for step in range(steps):
+            images, labels = zip(*(data[i] for i in range(step * batch_size, (step + 1) * batch_size)), strict=True)
+            loss = F.cross_entropy(model(torch.stack(images)), torch.tensor(labels))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+def accuracy(model: nn.Module, count: int = 300, seed: int = 1) -> float:
+    """Share of ``count`` generated shapes (``seed`` different from training's) classified right."""
+    data = ShapesDataset(count, image_size=SMALL_IMAGE_SIZE, seed=seed)
+    images = torch.stack([data[i][0] for i in range(count)])
+    labels = torch.tensor([data.label(i) for i in range(count)])
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        correct = (model(images).argmax(dim=1) == labels).float().mean().item()
+    model.train(was_training)
+    return correct

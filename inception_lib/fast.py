@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .blocks import BasicConv2d
+from .model import InceptionV2
 from .shapes import html_bar
 from .summary import summarize
 
@@ -163,7 +164,7 @@ def inference_mult_adds(model: nn.Module, size: int = 299) -> int:
     counted on a copy without the head.
     """
     counted = copy.deepcopy(model).eval()
-    if getattr(counted, "features", None) is not None and getattr(counted.features, "aux", None) is not None:
+    if isinstance(counted, InceptionV2):
         counted.features.aux = None
     return summarize(counted, (1, 3, size, size), depth=1).total_mult_adds
 

@@ -3,7 +3,9 @@
 ``FeatureCache`` captures the outputs of any named submodules with forward hooks and keeps them,
 so a widget that flips between modules, branches and channels runs the network once per image
 batch, not once per click. ``channel_grid`` tiles the channels of one activation into a single
-image; ``feature_figure`` is the explorer view (photo, a page of channels, one channel enlarged).
+image; ``feature_figure`` is the explorer view (photo, a page of channels, one channel enlarged);
+``FeatureMapView`` holds photos and models (e.g. random and trained) and renders that view, and
+``statistics_figure`` / ``weight_change`` summarize how the models differ block by block.
 
 >>> cache = FeatureCache(InceptionV2(num_classes=3, seed=0))
 >>> acts = cache.activations(image_batch(), ["features.mixed_7.0"])   # {name: (N, 2048, 8, 8)}
@@ -30,6 +32,10 @@ from .modules import InceptionBlock
 GRID_COLUMNS = 8
 PAGE = 16  # channels per page in the explorer view
 CMAP = "magma"
+# Pixel sizes of the drawn views: small enough that drawing and PNG-encoding one stays quick.
+PANEL = 224  # the photo and the enlarged channel
+TILE = 56  # a tile of a channel grid is enlarged towards this
+TITLE_SPACE = 34  # above the panels, for their titles
 
 
 def inception_blocks(model: nn.Module) -> list[tuple[str, InceptionBlock]]:
@@ -71,7 +77,10 @@ class FeatureCache:
         last = self._last_digest
         if last is None or last[0] is not images or last[1] != images._version:
             last = self._last_digest = (images, images._version, _digest(images))
-        return last[2], _weights_version(self.model)
+        version = _weights_version(self.model)
+        if any(v != version for _, v in self._store):  # the weights changed: older activations are dead weight
+            self._store = {key: acts for key, acts in self._store.items() if key[1] == version}
+        return last[2], version
 
     def activations(self, images: Tensor, names: Iterable[str]) -> dict[str, Tensor]:
         """``{name: output}`` of each named submodule for ``images`` (N, 3, H, W), in the order asked."""
@@ -95,7 +104,7 @@ class FeatureCache:
         return {names[name]: act for name, act in self.activations(images, names).items()}
 
     def clear(self) -> None:
-        """Drop every stored activation (they are also keyed by weights, so this only frees memory)."""
+        """Drop every stored activation, to free memory (a change of weights already drops the old ones)."""
         self._store.clear()
 
     def _check_name(self, name: str) -> None:
@@ -345,11 +354,6 @@ def feature_figure(photo: np.ndarray, activation: Tensor, channel: int, title: s
 
 # --- drawing: every view is one RGB canvas shown by a single image in a single Axes, which
 # matplotlib renders several times faster than a grid of Axes (the explorers re-render per click).
-
-# Panel sizes in pixels: small enough that drawing and PNG-encoding a view stays quick.
-PANEL = 224  # the photo and the enlarged channel
-TILE = 56  # a tile of the channel grid is enlarged towards this
-TITLE_SPACE = 34  # pixels above the panels for their titles
 
 
 def _colorize(values: np.ndarray) -> np.ndarray:

@@ -24,18 +24,24 @@ the first unit.
 
 from __future__ import annotations
 
+import base64
+import copy
 import inspect
-import math
+import io
 import operator
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
+from PIL import Image
 from torch import fx, nn
 
 Pair = tuple[int, int]
+Unit = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,19 @@ class Box:
     def width(self) -> int:
         return self.right - self.left + 1
 
-    def clip(self, height: int, width: int) -> Box:
-        """The part inside a ``height x width`` image (the rest of a field lies in zero padding)."""
-        return Box(max(self.top, 0), max(self.left, 0), min(self.bottom, height - 1), min(self.right, width - 1))
+    def clip(self, height: int, width: int) -> Box | None:
+        """The part inside a ``height x width`` image (the rest of a field lies in zero padding);
+        None when nothing is (a unit of a padding layer that sees only padding)."""
+        box = Box(max(self.top, 0), max(self.left, 0), min(self.bottom, height - 1), min(self.right, width - 1))
+        return box if box.height > 0 and box.width > 0 else None
+
+    def contains(self, other: Box) -> bool:
+        return (
+            self.top <= other.top
+            and self.left <= other.left
+            and other.bottom <= self.bottom
+            and other.right <= self.right
+        )
 
 
 @dataclass(frozen=True)
@@ -84,7 +100,10 @@ class ReceptiveField:
 
     def center(self, row: int = 0, col: int = 0) -> tuple[float, float]:
         """Input coordinates (y, x) of the centre of unit ``(row, col)``'s field."""
-        return tuple(s + (r - 1) / 2 + i * j for s, r, i, j in zip(self.start, self.size, (row, col), self.jump))  # type: ignore[return-value]
+        units = (row, col)
+        return tuple(
+            s + (r - 1) / 2 + i * j for s, r, i, j in zip(self.start, self.size, units, self.jump, strict=True)
+        )  # type: ignore[return-value]
 
     def box(self, row: int, col: int) -> Box:
         """The field of unit ``(row, col)`` in input coordinates, padding included (see ``Box.clip``)."""
@@ -259,6 +278,11 @@ def _adaptive_max_pool2d(input, output_size, return_indices=False):
     return nn.AdaptiveMaxPool2d(output_size)
 
 
+def _conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    # ``weight`` is the traced parameter itself (see ``equivalent_module``); only its shape counts.
+    return nn.Conv2d(1, 1, tuple(weight.shape[2:]), stride, padding, dilation, bias=False, device="meta")
+
+
 def _pad(input, pad, mode="constant", value=None):
     if mode != "constant" or len(pad) != 4:
         return Opaque(f"padding {tuple(pad)} in mode {mode!r} (only constant padding of both spatial axes is followed)")
@@ -266,6 +290,7 @@ def _pad(input, pad, mode="constant", value=None):
 
 
 FUNCTIONAL_MODULES: dict[Callable, Callable] = {
+    F.conv2d: _conv2d,
     F.max_pool2d: _max_pool2d,
     torch.max_pool2d: _max_pool2d,
     F.avg_pool2d: _avg_pool2d,
@@ -282,8 +307,17 @@ def equivalent_module(node: fx.Node, modules: Mapping[str, nn.Module]) -> nn.Mod
         return modules[str(node.target)]
     if node.op == "call_function" and node.target in FUNCTIONAL_MODULES:
         build = FUNCTIONAL_MODULES[node.target]  # type: ignore[index]
-        return build(*node.args, **node.kwargs)
+        args, kwargs = fx.node.map_arg((node.args, node.kwargs), lambda n: _parameter(n, modules))
+        return build(*args, **kwargs)
     return None
+
+
+def _parameter(node: fx.Node, modules: Mapping[str, nn.Module]) -> Any:
+    """The tensor a ``get_attr`` node reads (a functional convolution's weight); other nodes as they are."""
+    if node.op != "get_attr":
+        return node
+    owner, _, attribute = str(node.target).rpartition(".")
+    return getattr(modules[owner], attribute)
 
 
 def module_operation(module: nn.Module) -> Operation:
@@ -291,7 +325,9 @@ def module_operation(module: nn.Module) -> Operation:
     if isinstance(module, nn.Conv2d):
         kernel, dilation = _pair(module.kernel_size), _pair(module.dilation)
         if isinstance(module.padding, str):  # "valid" or "same", as PyTorch pads for "same"
-            total = [0, 0] if module.padding == "valid" else [d * (k - 1) for k, d in zip(kernel, dilation)]
+            total = (
+                [0, 0] if module.padding == "valid" else [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+            )
             begin = (total[0] // 2, total[1] // 2)
             return Window(kernel, _pair(module.stride), dilation, begin, (total[0] - begin[0], total[1] - begin[1]))
         padding = _pair(module.padding)
@@ -506,6 +542,8 @@ class ReceptiveFields(Mapping[str, ReceptiveField]):
         self._merges: dict[str, list[str]] = {}  # merge node -> the input nodes that carry a field
         self._passthrough: dict[str, str] = {}  # pointwise node -> its input
         self._misaligned: list[str] = []
+        self._inputs: dict[str, list[str]] = {}  # node -> the nodes it reads that carry a field
+        self._windows: set[str] = set()  # nodes that slide a window (convolution, pooling, padding)
         opaque: dict[str, str] = {}  # node -> why no field can be followed through it
         image = next(n for n in graph.nodes if n.op == "placeholder")
         self._nodes[image.name] = _Field(tuple(_Axis(1, 1, 0, n) for n in self.input_size))  # type: ignore[arg-type]
@@ -514,12 +552,15 @@ class ReceptiveFields(Mapping[str, ReceptiveField]):
         self._fields: dict[str, ReceptiveField] = {}
         self._module_node: dict[str, str] = {}
         self._node_modules: dict[str, list[str]] = {}
+        self._layers: list[str] = []
         for key, node in module_nodes(calls).items():
             if node.name not in self._nodes:
                 continue
             self._fields[key] = self._nodes[node.name].public()
             self._module_node[key] = node.name
             self._node_modules.setdefault(node.name, []).append(key)
+            if node.op == "call_module" and node.name in self._windows:
+                self._layers.append(key)
         self._output_node = next(
             (n.name for n in _tensor_args(next(iter(reversed(graph.nodes)))) if n.name in self._nodes), None
         )
@@ -546,7 +587,9 @@ class ReceptiveFields(Mapping[str, ReceptiveField]):
         field = self._nodes[spatial[0]]
         if isinstance(operation, Adaptive):
             operation = operation.window(tuple(a.grid for a in field.axes), where)  # type: ignore[arg-type]
+        self._inputs[node.name] = spatial
         if isinstance(operation, Window):
+            self._windows.add(node.name)
             self._nodes[node.name] = _Field(tuple(a.through(operation, i, where) for i, a in enumerate(field.axes)))  # type: ignore[arg-type]
         elif isinstance(operation, Merge) and len(spatial) > 1:
             parts = [self._nodes[name] for name in spatial]
@@ -578,8 +621,12 @@ class ReceptiveFields(Mapping[str, ReceptiveField]):
             raise ValueError("the model's output carries no spatial receptive field (e.g. it ends in a classifier)")
         return self._nodes[self._output_node].public()
 
-    def box(self, name: str, row: int, col: int, clip: bool = True) -> Box:
-        """Input pixels seen by unit ``(row, col)`` of ``name``; by default only those inside the image."""
+    def box(self, name: str, row: int, col: int, clip: bool = True) -> Box | None:
+        """Input pixels seen by unit ``(row, col)`` of ``name``: by default only those inside the
+        image (None if there are none), else the whole field, padding included.
+
+        The box is the field's hull: with dilation the field has holes, so a clipped box may start
+        on a pixel the unit skips."""
         box = self[name].box(row, col)
         return box.clip(*self.input_size) if clip else box
 
@@ -601,6 +648,28 @@ class ReceptiveFields(Mapping[str, ReceptiveField]):
                 label = f"{self._label(part, name)}#{repeat}"
             found[label] = self._nodes[part].public()
         return found
+
+    def layers(self) -> list[str]:
+        """The convolution, pooling and padding modules, in call order: every layer that changes a field."""
+        return list(self._layers)
+
+    def trunk(self) -> list[str]:
+        """Module outputs that every path from the input to the output passes through (between
+        multi-branch modules, say), in order, each by its innermost module name: for Inception V2
+        the stem's layers and every module of mixed_5, mixed_6 and mixed_7 and both reductions."""
+        position = {node: i for i, node in enumerate(self._nodes)}
+        last_use: dict[str, int] = {}
+        for node, inputs in self._inputs.items():
+            for source in inputs:
+                last_use[source] = max(last_use.get(source, 0), position[node])
+        names: list[str] = []
+        reach = 0
+        for node, i in position.items():
+            # In topological order, a node lies on every path iff no edge jumps over it.
+            if reach <= i and node in self._node_modules:
+                names.append(max(self._node_modules[node], key=lambda m: m.count(".")))
+            reach = max(reach, last_use.get(node, i))
+        return [n for n in names if not any(n.startswith(other + ".") for other in names)]
 
     def misaligned(self) -> list[str]:
         """Where branches first meet with different jumps or centres (empty for an aligned network)."""
@@ -631,3 +700,102 @@ def analytic_receptive_fields(model: nn.Module, input_size: int | tuple[int, int
     small or a layer the tool cannot follow feeds a convolution or pooling.
     """
     return ReceptiveFields(model, input_size)
+
+
+# --- views: growth through the layers, a unit's field over a photo --------------------------------
+
+
+def growth_figure(fields: ReceptiveFields, names: Sequence[str], title: str = "") -> Figure:
+    """Receptive field size (height and width) and jump of ``names``, in order, on a log scale."""
+    if not names:
+        raise ValueError("names is empty; pass module names of the mapping, e.g. list(fields)")
+    sizes = np.array([fields[n].size for n in names])
+    jumps = np.array([fields[n].jump for n in names])
+    fig = Figure(figsize=(10, 3.8))
+    ax = fig.add_subplot()
+    xs = np.arange(len(names))
+    ax.step(xs, sizes[:, 0], where="mid", color="#1f5fa8", lw=2, label="size, height")
+    ax.step(xs, sizes[:, 1], where="mid", color="#e08a00", lw=1.2, ls="--", label="size, width")
+    ax.step(xs, jumps[:, 0], where="mid", color="#777777", lw=1, label="jump (effective stride)")
+    ax.axhline(fields.input_size[0], color="#aa3333", lw=0.8, ls=":", label=f"input height ({fields.input_size[0]})")
+    ax.set_yscale("log")
+    ax.set_ylabel("input pixels")
+    step = max(1, len(names) // 40)
+    ax.set_xticks(xs[::step], [n.removeprefix("features.") for n in names][::step], rotation=90, fontsize=7)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(axis="y", which="both", lw=0.3)
+    ax.set_title(title or "Receptive field through the network", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def photo_data_uri(photo: np.ndarray) -> str:
+    """A (H, W, 3) array in [0, 1] as a JPEG data URI, to embed in HTML (e.g. ``images.to_display``'s output)."""
+    buffer = io.BytesIO()
+    Image.fromarray((np.clip(photo, 0, 1) * 255).round().astype(np.uint8)).save(buffer, format="JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def unit_at(field: ReceptiveField, row: float, col: float) -> Unit:
+    """The unit at fractional position (``row``, ``col``) in [0, 1] of the field's grid."""
+    for value, axis in ((row, "row"), (col, "col")):
+        if not 0 <= value <= 1:
+            raise ValueError(f"{axis} is a fraction of the grid, from 0 to 1; got {value}")
+    return round(row * (field.grid[0] - 1)), round(col * (field.grid[1] - 1))
+
+
+def render_field_on_photo(photo_uri: str, fields: ReceptiveFields, name: str, row: float, col: float) -> str:
+    """Explorer view (HTML + SVG): the photo, the field of the unit at fractional position
+    (``row``, ``col``) of ``name`` (solid: inside the image; dashed: the whole field, padding
+    included), its centre, and the centres of all units when the grid is coarse enough to show."""
+    field = fields[name]
+    unit = unit_at(field, row, col)
+    hull = field.box(*unit)
+    inside = hull.clip(*fields.input_size)
+    height, width = fields.input_size
+    margin = max(height, width) // 4
+    shapes = []
+    if field.grid[0] * field.grid[1] <= 35 * 35:  # a lattice of every unit's centre
+        ys = field.start[0] + (field.size[0] - 1) / 2 + field.jump[0] * np.arange(field.grid[0])
+        xs = field.start[1] + (field.size[1] - 1) / 2 + field.jump[1] * np.arange(field.grid[1])
+        shapes += [f'<circle cx="{x + 0.5:g}" cy="{y + 0.5:g}" r="1.2" fill="#ffffffaa"/>' for y in ys for x in xs]
+    shapes.append(
+        f'<rect x="{hull.left}" y="{hull.top}" width="{hull.width}" height="{hull.height}" fill="none" '
+        'stroke="#f5c400" stroke-width="2" stroke-dasharray="6 4"/>'
+    )
+    if inside is not None:
+        shapes.append(
+            f'<rect x="{inside.left}" y="{inside.top}" width="{inside.width}" height="{inside.height}" '
+            'fill="#f5c40033" stroke="#f5c400" stroke-width="2"/>'
+        )
+    cy, cx = field.center(*unit)
+    shapes.append(f'<circle cx="{cx + 0.5:g}" cy="{cy + 0.5:g}" r="4" fill="#e03030" stroke="white"/>')
+    seen = f"{inside.height}×{inside.width}" if inside else "none (padding only)"
+    caption = (
+        f"<b>{name}</b>: grid {field.grid[0]}×{field.grid[1]}, unit ({unit[0]}, {unit[1]}): field "
+        f"{field.size[0]}×{field.size[1]} px, of which {seen} inside the image; jump {field.jump[0]}×{field.jump[1]}, "
+        f"effective padding {field.padding[0]}×{field.padding[1]}"
+    )
+    view = f"{-margin} {-margin} {width + 2 * margin} {height + 2 * margin}"
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{view}" width="{1.4 * (width + 2 * margin):.0f}" '
+        f'style="background:#333"><image href="{photo_uri}" x="0" y="0" width="{width}" height="{height}"/>'
+        f"{''.join(shapes)}</svg><p>{caption}</p>"
+    )
+
+
+# --- Table 2 (Section 7): lower-resolution inputs at a constant cost -----------------------------
+
+
+def low_resolution_variant(model: nn.Module, first_stride: int = 1, keep_pool: bool = True) -> nn.Module:
+    """A copy of an ``InceptionV2``'s trunk with the stem changed as in Section 7 of the paper:
+    the first convolution with ``first_stride`` (1 instead of 2) and, unless ``keep_pool``, the
+    stem's max pool removed. Weights are copied to the ``meta`` device: shapes and counts only."""
+    root, _ = traced_root(model)
+    if root is model or not hasattr(root, "stem"):
+        raise ValueError(f"expected an InceptionV2, got {type(model).__name__}")
+    trunk = copy.deepcopy(root).to("meta")
+    trunk.stem[0].conv.stride = (first_stride, first_stride)
+    if not keep_pool:
+        trunk.stem[3] = nn.Identity()
+    return trunk

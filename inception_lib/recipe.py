@@ -16,7 +16,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel
 
 from .losses import AUX_WEIGHT, LABEL_SMOOTHING
 
@@ -176,3 +177,26 @@ def build_scheduler(
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """A per-step scheduler following ``lr_factor``."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(config, step, steps_per_epoch))
+
+
+def ema_decay_at(decay: float, updates: int) -> float:
+    """Decay after ``updates`` averaging steps: ``min(decay, (1 + t) / (10 + t))``.
+
+    TensorFlow's ExponentialMovingAverage (with ``num_updates``, as the Inception training code
+    used it) warms up this way, so that a short run's average is not dominated by the random
+    initial weights.
+    """
+    return min(decay, (1 + updates) / (10 + updates))
+
+
+def build_ema(model: nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of ``model``'s weights and BatchNorm statistics (``ema.module``)."""
+
+    @torch.no_grad()
+    def update(averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
+        if not averaged[0].is_floating_point():  # counters such as num_batches_tracked: keep the latest
+            torch._foreach_copy_(averaged, current)
+            return
+        torch._foreach_lerp_(averaged, current, 1 - ema_decay_at(decay, int(num_averaged)))
+
+    return AveragedModel(model, multi_avg_fn=update, use_buffers=True)

@@ -13,7 +13,9 @@ analytically so that it also answers *where* a too-small input breaks the networ
 
 from __future__ import annotations
 
+import copy
 import html
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,12 +59,23 @@ def _unbatched(size: list) -> Shape:
     return tuple(size[1:])
 
 
+def weightless_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose parameters and buffers live on PyTorch's ``meta`` device: same
+    structure, shapes and parameter counts, no memory for weights, and a forward pass that computes
+    nothing. The original's weights are not copied (cheap even for the whole network)."""
+    memo: dict[int, torch.Tensor] = {}
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        meta = torch.empty_like(tensor, device="meta")
+        memo[id(tensor)] = nn.Parameter(meta, tensor.requires_grad) if isinstance(tensor, nn.Parameter) else meta
+    return copy.deepcopy(module, memo)  # deepcopy takes the memo's tensors instead of copying the originals
+
+
 def trace(module: nn.Module, input_shape: Sequence[int], **forward_kwargs: object) -> list[LayerRow]:
     """One row per executed module, in execution order, for one input of ``input_shape`` (C, H, W).
 
-    Runs on the device of ``module``'s parameters; a module built on the ``meta`` device is traced
-    without any arithmetic. The module runs in eval mode (restored afterwards), so BatchNorm
-    statistics are untouched. An ``InceptionV2`` runs its auxiliary head when it has one and the
+    torchinfo traces a ``weightless_copy`` in eval mode: shapes and counts are exact, no arithmetic
+    runs (any input size costs the same), and ``module`` itself (weights, BatchNorm statistics,
+    train/eval mode) is untouched. An ``InceptionV2`` runs its auxiliary head when it has one and the
     input is large enough (``min_input_size_aux``), so its rows appear; a side below
     ``min_input_size`` raises ``ValueError`` naming the step that would get an empty grid.
     """
@@ -74,15 +87,11 @@ def trace(module: nn.Module, input_shape: Sequence[int], **forward_kwargs: objec
             raise ValueError(f"input {size_verdict(module, shape[1:])}")
         aux = module.features.aux is not None and min(shape[1:]) >= module.min_input_size_aux
         forward_kwargs = {"with_aux": aux, **forward_kwargs}
-    names = {id(m): name for name, m in module.named_modules()}
-    device = next((p.device for p in module.parameters()), torch.device("cpu"))
-    was_training = module.training
-    try:
-        stats = torchinfo.summary(
-            module, input_size=(1, *shape), depth=99, mode="eval", verbose=0, device=device, **forward_kwargs
-        )
-    finally:
-        module.train(was_training)
+    traced = weightless_copy(module)
+    names = {id(m): name for name, m in traced.named_modules()}
+    stats = torchinfo.summary(
+        traced, input_size=(1, *shape), depth=99, mode="eval", verbose=0, device=torch.device("meta"), **forward_kwargs
+    )
     layers = [info for info in stats.summary_list if info.executed]
     leaf_macs: dict[str, int] = {names[info.layer_id]: info.macs for info in layers if info.is_leaf_layer}
     rows = []

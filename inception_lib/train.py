@@ -25,7 +25,6 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, TensorDataset
 from tqdm.auto import tqdm
 
@@ -36,7 +35,15 @@ from .evaluation import Evaluation, autocast, evaluate
 from .history import METRICS_FILE, write_metrics
 from .losses import inception_loss
 from .model import InceptionV2
-from .recipe import PRESETS, RESUMABLE_CHANGES, TrainConfig, build_optimizer, build_scheduler, config_field_defaults
+from .recipe import (
+    PRESETS,
+    RESUMABLE_CHANGES,
+    TrainConfig,
+    build_ema,
+    build_optimizer,
+    build_scheduler,
+    config_field_defaults,
+)
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -205,7 +212,7 @@ def _train(
     model = model.to(device, memory_format=memory_format)
     if config.sync_bn and context.distributed:
         model = convert_sync_batchnorm(model, device)
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+    ema = build_ema(model, config.ema_decay)
     optimizer = build_optimizer(config, model.parameters())
     scheduler = build_scheduler(config, optimizer, steps_per_epoch)
     history: list[dict[str, Any]] = []

@@ -56,7 +56,7 @@ def test_colour_and_brightness_do_not_reveal_the_class():
 
 
 def test_render_rejects_unknown_label_and_dataset_bad_arguments():
-    with pytest.raises(ValueError, match="label must be one of 0..2"):
+    with pytest.raises(ValueError, match=r"label must be one of 0\.\.2"):
         render_shape(np.random.default_rng(0), 3, 32)
     with pytest.raises(ValueError, match="split must be one of"):
         ShapesDataset(3, split="dev")
@@ -100,7 +100,7 @@ def test_image_folder_errors(tmp_path):
         ImageFolderDataset(tmp_path)
     (tmp_path / "cat").mkdir()
     Image.new("RGB", (8, 8)).save(tmp_path / "cat" / "a.png")
-    with pytest.raises(ValueError, match="1 class folder.*at least 2"):
+    with pytest.raises(ValueError, match=r"1 class folder.*at least 2"):
         ImageFolderDataset(tmp_path)
     (tmp_path / "dog").mkdir()
     (tmp_path / "dog" / "bad.png").write_bytes(b"\x89PNG broken")

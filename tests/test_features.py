@@ -90,6 +90,7 @@ def test_changed_weights_are_recomputed(photos):
         model.features.stem[0].conv.weight.mul_(2)  # what an optimizer step does: in place
     after = cache.activations(photos, ["features.stem"])["features.stem"]
     assert cache.forward_calls == 2 and not torch.equal(before, after)
+    assert len(cache._store) == 1  # activations of the old weights were dropped, not kept forever
 
 
 def test_mode_is_restored_and_bad_names_are_explained(model3, photos):

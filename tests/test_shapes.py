@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+import torch
 from matplotlib.figure import Figure
 from torch import nn
 
 from inception_lib import InceptionModuleF7, InceptionV2
+from inception_lib.explorers.shapes import resolution
 from inception_lib.shapes import (
     TableRow,
     flow_figure,
@@ -18,6 +20,7 @@ from inception_lib.shapes import (
     shape_flow,
     size_verdict,
     trace,
+    weightless_copy,
 )
 from inception_lib.summary import summarize
 
@@ -86,11 +89,22 @@ def test_container_mult_adds_are_the_sum_of_their_leaves(rows299):
     assert conv.mult_adds == 7 * 160 * 160 * 17 * 17
 
 
-def test_trace_restores_training_mode():
+def test_trace_leaves_the_module_untouched():
     module = InceptionModuleF7().train()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
     rows = trace(module, (1280, 8, 8))
-    assert module.training
+    assert module.training and next(module.parameters()).device.type == "cpu"
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, before[key]), key  # BatchNorm statistics included
     assert rows[0].output_shape == (2048, 8, 8)
+
+
+def test_weightless_copy_has_the_structure_but_no_weights():
+    module = InceptionModuleF7()
+    copy = weightless_copy(module)
+    assert [n for n, _ in copy.named_modules()] == [n for n, _ in module.named_modules()]
+    assert {p.device.type for p in copy.parameters()} == {"meta"}
+    assert sum(p.numel() for p in copy.parameters()) == sum(p.numel() for p in module.parameters())
 
 
 @pytest.mark.parametrize(("shape", "words"), [((3, 60, 60), "60×60"), ((3, 74, 299), "74×299")])
@@ -177,3 +191,10 @@ def test_rows_html_escapes_and_filters():
 def test_flow_figure(model3):
     fig = flow_figure(shape_flow(model3, 299))
     assert isinstance(fig, Figure) and len(fig.axes) == 2
+
+
+def test_resolution_explorer_follows_its_slider(model3):
+    explorer = resolution(model3)
+    assert "every part runs" in explorer.html.value
+    explorer.controls["size"].value = 74  # what a user's drag does
+    assert "below the minimum" in explorer.html.value

@@ -7,6 +7,7 @@ widget" or never renders, or an explorer whose output does not change when its c
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from inception_lib.explorer import EXPLORER_CLASS, OUTPUT_CLASS
 
 from .lab_server import LabServer
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser here
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's package; never a Playwright download
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -171,7 +172,10 @@ def run_all(page: Page, path: str, timeout_s: float) -> None:
     try:
         page.wait_for_function("() => window.__runAll !== null", timeout=timeout_s * 1000, polling=250)
     except PlaywrightTimeoutError:
-        raise NotebookCheckFailed(f"{path}: Run All did not finish within {timeout_s:.0f} s") from None
+        running = [_cell_name(cell) for cell in page.evaluate(_STATE, path) if cell["pending"]]
+        raise NotebookCheckFailed(
+            f"{path}: Run All did not finish within {timeout_s:.0f} s; still queued or running: {running[:3]}"
+        ) from None
     outcome = page.evaluate("() => window.__runAll")
     if "error" in outcome:
         raise NotebookCheckFailed(f"{path}: Run All failed: {outcome['error']}")
@@ -191,12 +195,16 @@ def settled_state(page: Page, path: str, timeout_s: float) -> list[dict]:
         time.sleep(0.25)
 
 
+def _cell_name(cell: dict) -> str:
+    first_line = next(iter(cell["source"].strip().splitlines()), "")
+    return f"code cell {cell['index']} ({first_line[:60]!r})"
+
+
 def problems(cells: list[dict]) -> list[str]:
     """Everything wrong with the executed notebook, one line per problem, naming the code cell."""
     found = []
     for cell in cells:
-        first_line = next(iter(cell["source"].strip().splitlines()), "")
-        where = f"code cell {cell['index']} ({first_line[:60]!r})"
+        where = _cell_name(cell)
         if "raises-exception" not in cell["tags"]:  # nbval's and JupyterLab's tag for a cell meant to fail
             found += [f"{where}: error output {error}" for error in cell["errors"]]
             found += [f"{where}: traceback on stderr: {text}" for text in cell["tracebacks"]]
@@ -229,23 +237,32 @@ def movable_controls(explorer: Locator) -> list[tuple[str, Locator]]:
     return found
 
 
-def move(kind: str, control: Locator) -> None:
-    """Change one control by one step, as a reader would with the keyboard or the mouse."""
+def move(kind: str, control: Locator) -> bool:
+    """Change one control by one step, as a reader would with the keyboard or the mouse.
+
+    Returns False when the control has nowhere to go (a dropdown with one option, say).
+    """
     control.scroll_into_view_if_needed()
     if kind == "slider":
+        if control.get_attribute("aria-valuemin") == control.get_attribute("aria-valuemax"):
+            return False
         at_max = control.get_attribute("aria-valuenow") == control.get_attribute("aria-valuemax")
         control.focus()
         control.press("ArrowLeft" if at_max else "ArrowRight")
     elif kind == "dropdown":
-        values = control.locator("option").evaluate_all("options => options.map(o => o.value)")
         current = control.input_value()
-        control.select_option(next(value for value in values if value != current))
-    elif kind == "toggle":
-        control.locator("button:not(.mod-active)").first.click()
-    elif kind == "checkbox":
+        others = [v for v in control.locator("option").evaluate_all("os => os.map(o => o.value)") if v != current]
+        if not others:
+            return False
+        control.select_option(others[0])
+    elif kind in ("toggle", "radio"):
+        choices = control.locator("button:not(.mod-active), input:not(:checked)")
+        if not choices.count():
+            return False
+        choices.first.click()
+    else:  # checkbox
         control.click()
-    elif kind == "radio":
-        control.locator("input:not(:checked)").first.click()
+    return True
 
 
 def _signature(output: Locator) -> str:
@@ -276,8 +293,7 @@ def exercise_explorers(panel: Locator, path: str, timeout_s: float) -> list[tupl
             raise NotebookCheckFailed(f"{path}: explorer {number} ({title!r}) has no control the test can move")
         for kind, control in controls:
             before = _signature(output)
-            move(kind, control)
-            if _changes(output, before, timeout_s):
+            if move(kind, control) and _changes(output, before, timeout_s):
                 moved.append((title, kind))
                 break
         else:
