@@ -31,11 +31,11 @@ SPLITS = ("train", "val", "test")
 SUPERSAMPLE = 4
 # Side of the square with the shape's area, as a fraction of the image side. The area is drawn the
 # same way for every class, so size says nothing about the class.
-AREA_SIDE = (0.25, 0.45)
+AREA_SIDE = (0.3, 0.5)
 # Minimum luminance difference between shape and background (0..1): the shape stays visible, yet
 # either may be the brighter one.
-MIN_CONTRAST = 0.2
-NOISE_STD = (0.0, 0.08)
+MIN_CONTRAST = 0.3
+NOISE_STD = (0.0, 0.04)
 
 
 def _luminance(rgb: np.ndarray) -> float:

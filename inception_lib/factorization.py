@@ -75,6 +75,16 @@ def check_factorization(kernel: Tensor, image: Tensor) -> FactorizationCheck:
     return FactorizationCheck(tuple(float(v) for v in values), float(error))
 
 
+def padding_share(grid: int, n: int) -> float:
+    """Share of an n-tap kernel's taps (stride 1, padded by n // 2 to keep the grid) that fall in
+    the zero padding, averaged over the ``grid`` output positions along that axis."""
+    if grid < 1 or n < 1 or n % 2 == 0:
+        raise ValueError(f"need grid >= 1 and an odd n >= 1, got grid={grid}, n={n}")
+    half = n // 2
+    outside = sum(max(0, half - i) + max(0, i + half - (grid - 1)) for i in range(grid))
+    return outside / (grid * n)
+
+
 # --- the explorer view: cost and receptive field for a chosen n ---------------------------------
 
 

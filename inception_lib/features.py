@@ -87,7 +87,8 @@ class FeatureCache:
         names = list(names)
         for name in names:
             self._check_name(name)
-        stored = self._store.setdefault(self._key(images), {})
+        key = self._key(images)  # before touching _store: _key may replace it
+        stored = self._store.setdefault(key, {})
         missing = [name for name in names if name not in stored]
         if missing:
             stored.update(self._capture(images, missing))

@@ -29,7 +29,7 @@ import copy
 import inspect
 import io
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -705,25 +705,35 @@ def analytic_receptive_fields(model: nn.Module, input_size: int | tuple[int, int
 # --- views: growth through the layers, a unit's field over a photo --------------------------------
 
 
-def growth_figure(fields: ReceptiveFields, names: Sequence[str], title: str = "") -> Figure:
-    """Receptive field size (height and width) and jump of ``names``, in order, on a log scale."""
-    if not names:
-        raise ValueError("names is empty; pass module names of the mapping, e.g. list(fields)")
-    sizes = np.array([fields[n].size for n in names])
-    jumps = np.array([fields[n].jump for n in names])
-    fig = Figure(figsize=(10, 3.8))
+def growth_figure(fields: ReceptiveFields, title: str = "") -> Figure:
+    """Receptive field of every layer (``fields.layers()``, in call order), height and width apart,
+    with the trunk's modules (``fields.trunk()``) as a staircase and the jump, on a log scale."""
+    layers = fields.layers()
+    if not layers:
+        raise ValueError("this network has no convolution or pooling layer to plot")
+    sizes = np.array([fields[n].size for n in layers])
+    xs = np.arange(len(layers))
+    fig = Figure(figsize=(10, 4))
     ax = fig.add_subplot()
-    xs = np.arange(len(names))
-    ax.step(xs, sizes[:, 0], where="mid", color="#1f5fa8", lw=2, label="size, height")
-    ax.step(xs, sizes[:, 1], where="mid", color="#e08a00", lw=1.2, ls="--", label="size, width")
-    ax.step(xs, jumps[:, 0], where="mid", color="#777777", lw=1, label="jump (effective stride)")
+    ax.scatter(xs, sizes[:, 0], s=14, color="#1f5fa8", label="every layer: height")
+    ax.scatter(xs, sizes[:, 1], s=22, marker="x", color="#e08a00", label="every layer: width")
+    # Each trunk module at the position of its last layer.
+    ends = [max(i for i, n in enumerate(layers) if n == t or n.startswith(t + ".")) for t in fields.trunk()]
+    trunk = [fields[t] for t in fields.trunk()]
+    ax.step(ends, [f.size[0] for f in trunk], where="post", color="#1f5fa8", lw=1, alpha=0.6, label="trunk modules")
+    ax.step(ends, [f.jump[0] for f in trunk], where="post", color="#777777", lw=1, label="jump (effective stride)")
     ax.axhline(fields.input_size[0], color="#aa3333", lw=0.8, ls=":", label=f"input height ({fields.input_size[0]})")
+    previous = -10
+    for end, name in zip(ends, fields.trunk(), strict=True):
+        ax.axvline(end + 0.5, color="#dddddd", lw=0.5, zorder=0)
+        if end - previous >= 3:  # label only where there is room
+            label = name.removeprefix("features.")
+            ax.text(end + 0.3, 1.1, label, rotation=90, fontsize=6, va="bottom", ha="right", color="#777777")
+            previous = end
     ax.set_yscale("log")
+    ax.set_xlabel("convolution and pooling layers, in the order they run")
     ax.set_ylabel("input pixels")
-    step = max(1, len(names) // 40)
-    ax.set_xticks(xs[::step], [n.removeprefix("features.") for n in names][::step], rotation=90, fontsize=7)
-    ax.legend(fontsize=8, loc="upper left")
-    ax.grid(axis="y", which="both", lw=0.3)
+    ax.legend(fontsize=7, loc="upper left")
     ax.set_title(title or "Receptive field through the network", fontsize=10)
     fig.tight_layout()
     return fig

@@ -29,7 +29,7 @@ def field_on_photo(model: InceptionV2 | None = None) -> Explorer:
 
     layers = fields.trunk()
     controls = {
-        "image": widgets.Dropdown(options=list(photos), value=list(photos)[0], description="photo"),
+        "image": widgets.Dropdown(options=list(photos), description="photo"),
         "layer": widgets.Dropdown(options=layers, value="features.mixed_5.0", description="layer"),
         "row": fraction("row"),
         "col": fraction("column"),
