@@ -559,8 +559,8 @@ class ReceptiveFields(Mapping[str, ReceptiveField]):
             self._fields[key] = self._nodes[node.name].public()
             self._module_node[key] = node.name
             self._node_modules.setdefault(node.name, []).append(key)
-            if node.op == "call_module" and node.name in self._windows:
-                self._layers.append(key)
+            if node.op == "call_module" and node.name in self._windows and key.endswith(str(node.target)):
+                self._layers.append(key)  # the layer itself, not a container that ends with it
         self._output_node = next(
             (n.name for n in _tensor_args(next(iter(reversed(graph.nodes)))) if n.name in self._nodes), None
         )

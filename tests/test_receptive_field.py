@@ -12,7 +12,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from inception_lib import InceptionModuleF6, InceptionModuleF7, InceptionV2
-from inception_lib.receptive_field import Box, ReceptiveField, analytic_receptive_fields
+from inception_lib.receptive_field import (
+    Box,
+    ReceptiveField,
+    analytic_receptive_fields,
+    growth_figure,
+    low_resolution_variant,
+)
 
 
 def conv(k, s=1, p=0, d=1) -> nn.Conv2d:
@@ -245,3 +251,63 @@ def test_untraceable_forward_is_a_value_error():
         analytic_receptive_fields(NeedsTwoInputs(), 8)
     model = InceptionV2(num_classes=3, aux_logits=False, seed=0)
     assert analytic_receptive_fields(model, 75).output.grid == (1, 1)  # the trunk is traced, not forward
+
+
+def test_trunk_and_layers(model3):
+    rfs = analytic_receptive_fields(model3, 299)
+    trunk = [n.removeprefix("features.") for n in rfs.trunk()]
+    assert trunk == [f"stem.{i}" for i in range(7)] + [
+        *(f"mixed_5.{i}" for i in range(3)),
+        "reduction_1",
+        *(f"mixed_6.{i}" for i in range(5)),
+        "reduction_2",
+        *(f"mixed_7.{i}" for i in range(2)),
+    ]
+    convs_and_pools = [n for n, m in model3.features.named_modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d))]
+    assert rfs.layers() == ["features." + n for n in convs_and_pools if not n.startswith("aux")]
+    assert analytic_receptive_fields(UnequalBranches(), 8).trunk() == []  # parallel branches up to the output
+    assert analytic_receptive_fields(TorchvisionStyle(), 32).trunk() == ["stem", "relu"]
+
+
+def test_field_on_photo_view_and_explorer(model3):
+    from inception_lib.explorers.receptive_field import field_on_photo
+    from inception_lib.receptive_field import photo_data_uri, render_field_on_photo, unit_at
+
+    rfs = analytic_receptive_fields(model3, 299)
+    photo = photo_data_uri(torch.rand(299, 299, 3).numpy())
+    assert photo.startswith("data:image/jpeg;base64,")
+    html = render_field_on_photo(photo, rfs, "features.reduction_1", 0.5, 0.5)
+    assert "unit (8, 8)" in html and "175×175 px" in html and html.count("<circle") == 17 * 17 + 1
+    corner = render_field_on_photo(photo, rfs, "features.reduction_1", 0, 1)
+    assert "unit (0, 16)" in corner and corner != html
+    assert "<circle" not in render_field_on_photo(photo, rfs, "features.stem.0", 0.5, 0.5).replace('r="4"', "")[:0]
+    assert unit_at(rfs["features.stem.0"], 1, 0) == (148, 0)
+    with pytest.raises(ValueError, match="fraction"):
+        unit_at(rfs["features.stem.0"], 1.5, 0)
+    explorer = field_on_photo(model3)
+    before = explorer.html.value
+    explorer.set(layer="features.mixed_7.1", row=0.0)
+    assert explorer.html.value != before and "features.mixed_7.1" in explorer.html.value
+    assert explorer.last_seconds < 0.5
+
+
+def test_growth_figure(model3):
+    fig = growth_figure(analytic_receptive_fields(model3, 299))
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and len(ax.collections) == 2  # heights and widths of every layer
+    with pytest.raises(ValueError, match="no convolution"):
+        growth_figure(analytic_receptive_fields(nn.Sequential(nn.ReLU()), 8))
+
+
+def test_low_resolution_variants_keep_the_grids(model3):
+    """Table 2: stride 1 in the first layer (and no stem pool for 79x79) keeps 8x8 at the end."""
+    fields = {
+        size: analytic_receptive_fields(low_resolution_variant(model3, stride, pool), size)
+        for size, stride, pool in ((299, 2, True), (151, 1, True), (79, 1, False))
+    }
+    assert {size: f.output.grid for size, f in fields.items()} == {299: (8, 8), 151: (8, 8), 79: (8, 8)}
+    assert fields[151]["stem.0"].grid == fields[299]["stem.0"].grid == (149, 149)
+    assert [f.output.jump[0] for f in fields.values()] == [32, 16, 8]
+    assert model3.features.stem[0].conv.stride == (2, 2)  # the original is untouched
+    with pytest.raises(ValueError, match="InceptionV2"):
+        low_resolution_variant(nn.Sequential(conv(3)))

@@ -1,0 +1,63 @@
+"""Asymmetric factorization: rank-1 kernels, padding share, and the notebook 04 explorer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from inception_lib.explorers.factorization import asymmetric
+from inception_lib.factorization import (
+    check_factorization,
+    convolve_factorized,
+    convolve_full,
+    padding_share,
+    rank_one_factors,
+    render_asymmetric,
+)
+
+
+def test_one_by_n_then_n_by_one_is_the_outer_product_kernel():
+    g = torch.Generator().manual_seed(1)
+    image, column, row = torch.randn(12, 15, generator=g), torch.randn(5, generator=g), torch.randn(5, generator=g)
+    torch.testing.assert_close(convolve_factorized(image, column, row), convolve_full(image, torch.outer(column, row)))
+
+
+def test_rank_one_kernels_factor_exactly_and_generic_ones_do_not():
+    g = torch.Generator().manual_seed(2)
+    image = torch.randn(17, 17, generator=g)
+    kernel = torch.outer(torch.randn(7, generator=g), torch.randn(7, generator=g))
+    column, row = rank_one_factors(kernel)
+    torch.testing.assert_close(torch.outer(column, row), kernel)
+    exact = check_factorization(kernel, image)
+    assert exact.rank == 1 and exact.max_error < 1e-5
+    generic = check_factorization(torch.randn(7, 7, generator=g), image)
+    assert generic.rank == 7 and generic.max_error > 0.1
+    assert generic.singular_values == tuple(sorted(generic.singular_values, reverse=True))
+    rank_two = torch.outer(*torch.randn(2, 3, generator=g)) + torch.outer(*torch.randn(2, 3, generator=g))
+    assert check_factorization(rank_two, image).rank == 2
+    with pytest.raises(ValueError, match="square n x n kernel with odd n"):
+        rank_one_factors(torch.zeros(4, 4))
+
+
+def test_padding_share_counts_taps_outside_the_grid():
+    assert padding_share(1, 3) == 2 / 3  # one position: both outer taps are padding
+    assert padding_share(17, 1) == 0
+    assert padding_share(8, 7) == (3 + 2 + 1 + 0 + 0 + 1 + 2 + 3) / (8 * 7)
+    assert padding_share(35, 7) < padding_share(17, 7) < padding_share(8, 7)
+    with pytest.raises(ValueError, match="odd n"):
+        padding_share(17, 4)
+
+
+def test_render_shows_cost_and_the_same_field():
+    html = render_asymmetric(7)
+    assert "71.4% fewer mult-adds" in html and "7×1 reaches 7×7" in html and "1×7 reaches 1×7" in html
+    assert html != render_asymmetric(5)
+    with pytest.raises(ValueError, match="odd int"):
+        render_asymmetric(4)
+
+
+def test_explorer_rerenders_when_n_moves():
+    explorer = asymmetric()
+    first = explorer.html.value
+    explorer.controls["n"].value = 3
+    assert explorer.html.value != first and "33.3%" in explorer.html.value
