@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .model import InceptionV2
+from .receptive_field import add_parser as add_rf_parser
 from .summary import summarize
 from .train import add_parser as add_train_parser
 
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary.set_defaults(run=_summary)
     add_train_parser(commands)
+    add_rf_parser(commands)
     return parser
 
 

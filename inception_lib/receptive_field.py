@@ -24,12 +24,14 @@ the first unit.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import copy
 import inspect
 import io
 import operator
-from collections.abc import Callable, Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -536,7 +538,7 @@ class ReceptiveFields(Mapping[str, ReceptiveField]):
     def __init__(self, model: nn.Module, input_size: int | tuple[int, int]) -> None:
         self.input_size = _image_size(input_size)
         graph, calls = trace(model)
-        root, _ = traced_root(model)
+        root, prefix = traced_root(model)
         modules = dict(root.named_modules())
         self._nodes: dict[str, _Field] = {}  # fx node name -> field
         self._merges: dict[str, list[str]] = {}  # merge node -> the input nodes that carry a field
@@ -559,7 +561,7 @@ class ReceptiveFields(Mapping[str, ReceptiveField]):
             self._fields[key] = self._nodes[node.name].public()
             self._module_node[key] = node.name
             self._node_modules.setdefault(node.name, []).append(key)
-            if node.op == "call_module" and node.name in self._windows and key.endswith(str(node.target)):
+            if node.op == "call_module" and node.name in self._windows and key == f"{prefix}{node.target}":
                 self._layers.append(key)  # the layer itself, not a container that ends with it
         self._output_node = next(
             (n.name for n in _tensor_args(next(iter(reversed(graph.nodes)))) if n.name in self._nodes), None
@@ -809,3 +811,46 @@ def low_resolution_variant(model: nn.Module, first_stride: int = 1, keep_pool: b
     if not keep_pool:
         trunk.stem[3] = nn.Identity()
     return trunk
+
+
+# --- command line: python -m inception_lib rf ---------------------------------------------------
+
+
+def format_table(fields: ReceptiveFields, names: Sequence[str]) -> str:
+    """One line per name: grid, size, jump and effective padding, each as height×width."""
+
+    def pair(values: Pair) -> str:
+        return f"{values[0]}×{values[1]}"
+
+    lines = [f"{'module':44} {'grid':>9} {'size':>11} {'jump':>7} {'padding':>9}"]
+    for name in names:
+        f = fields[name]
+        flag = "" if f.aligned else "  (misaligned)"
+        lines.append(f"{name:44} {pair(f.grid):>9} {pair(f.size):>11} {pair(f.jump):>7} {pair(f.padding):>9}{flag}")
+    return "\n".join(lines)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``rf``: the receptive fields of Inception V2's trunk (or of every module output)."""
+    parser = commands.add_parser(
+        "rf",
+        help="print the receptive field of every trunk module (or every module output)",
+        description="Receptive field size, jump (effective stride) and effective padding, per axis, of "
+        "Inception V2's module outputs, computed from the traced graph (Araujo et al., Distill 2019).",
+    )
+    parser.add_argument("--input-size", type=int, default=299, help="square input side in pixels (default: 299)")
+    parser.add_argument("--all", action="store_true", help="every module output, not only the trunk")
+    parser.set_defaults(run=_run_cli)
+    return parser
+
+
+def _run_cli(args: argparse.Namespace) -> int:
+    from .model import InceptionV2
+
+    model = InceptionV2(num_classes=3, aux_logits=False)
+    if args.input_size < model.min_input_size:
+        print(f"error: --input-size must be at least {model.min_input_size}, got {args.input_size}", file=sys.stderr)
+        return 2
+    fields = analytic_receptive_fields(model, args.input_size)
+    print(format_table(fields, list(fields) if args.all else fields.trunk()))
+    return 0

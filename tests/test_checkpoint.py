@@ -115,8 +115,9 @@ def _epoch_on_disk(path) -> int:
 
 
 def _comparable(state: dict) -> dict:
-    """Everything in a checkpoint but wall-clock timings."""
+    """Everything in a checkpoint but wall-clock timings and the output folder."""
     state = dict(state)
+    state["config"] = {k: v for k, v in state["config"].items() if k != "out_dir"}
     state["history"] = [{k: v for k, v in r.items() if k != "seconds"} for r in state["history"]]
     return state
 

@@ -8,7 +8,6 @@ from torch import nn
 
 from inception_lib.blocks import BasicConv2d, InceptionBranch
 from inception_lib.diagrams import block_input_shapes, branch_summary, draw_module, module_graph
-from inception_lib.explorers.diagrams import f6_kernel
 from inception_lib.modules import (
     GridReduction,
     InceptionBlock,
@@ -128,13 +127,3 @@ def test_block_input_shapes_follow_the_layer_table(model3):
     assert shapes["features.reduction_2"] == (768, 17, 17)
     assert shapes["features.mixed_7.0"] == (1280, 8, 8) and shapes["features.mixed_7.1"] == (2048, 8, 8)
     assert len(shapes) == 12
-
-
-def test_f6_explorer_redraws_for_each_kernel_length():
-    explorer = f6_kernel()
-    seven = bytes(explorer.image.value)
-    fig = explorer.set(n=3)
-    labels = [t.get_text() for t in fig.axes[0].texts]
-    assert "1×3 conv\npad 0×1\n160×17×17" in labels and not any("1×7" in label for label in labels)
-    assert bytes(explorer.image.value) != seven
-    assert explorer.set(n=7) is explorer.set(n=7)  # drawn once, then reused

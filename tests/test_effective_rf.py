@@ -130,7 +130,16 @@ def test_effective_field_is_concentrated_inside_the_theoretical_one(model3):
         effective_receptive_field(model3, "mixed_5.0")
 
 
-def test_small_inception_trains_deterministically():
+@pytest.fixture
+def one_thread():
+    """Small layers gain nothing from a second thread; on a busy machine its wake-ups dominate."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_small_inception_trains_deterministically(one_thread):
     first, second = small_inception(seed=3), small_inception(seed=3)
     assert all(
         torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True)
@@ -156,3 +165,24 @@ def test_functional_convolution_is_followed():
     rfs = analytic_receptive_fields(nn.Sequential(Functional()), 15)
     assert rfs["0"].size == (3, 5) and rfs["0"].grid == (8, 6)
     assert measure_boxes(nn.Sequential(Functional()), 15, [("0", (7, 5))]) == [rfs.box("0", 7, 5)]
+
+
+def test_shipped_small_inception_is_trained(one_thread):
+    from inception_lib.effective_rf import accuracy, trained_small_inception
+
+    model = trained_small_inception()
+    assert not model.training
+    assert accuracy(model, count=60, seed=7) > 0.9 > 0.5 > accuracy(small_inception(seed=0), count=60, seed=7)
+
+
+def test_figures_draw_one_panel_per_map(model3):
+    from inception_lib.effective_rf import erf_figure, support_figure
+
+    rfs = analytic_receptive_fields(model3, 299)
+    requests = [("features.stem.2", (73, 73)), ("features.mixed_5.0", (0, 0))]
+    gradients = PathProbe(model3).gradients(299, requests)
+    fig = support_figure(gradients, [rfs.box(n, *u) for n, u in requests], ["a", "b"])
+    assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 1
+    erf = effective_receptive_field(small_inception(seed=0), "3", 64, samples=2)
+    fig = erf_figure([erf], ["random"])
+    assert "% of |grad| in" in fig.axes[0].get_title()

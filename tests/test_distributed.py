@@ -1,0 +1,97 @@
+"""Real ``torchrun`` launches with two CPU processes (gloo): identical ranks, 2 x b equals 1 x 2b, a dying
+rank ends the job, and the command line works unchanged under torchrun."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+from inception_lib.recipe import TrainConfig
+from inception_lib.train import train
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+# Two CPU processes on two cores: one thread each.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+# A dropout-free, fixed-data run with SyncBatchNorm, so 2 processes x 4 images compute what
+# 1 process x 8 images computes, up to the order of floating-point sums.
+TINY = {
+    "train_size": 16, "val_size": 4, "batch_size": 4, "epochs": 1, "dropout": 0.0, "fresh_data": False,
+    "optimizer": "sgd", "lr": 0.001, "warmup_epochs": 0.0, "progress": False, "dist_timeout": 60.0,
+}  # fmt: skip
+# Largest weight difference allowed between the 2 x 4 and the 1 x 8 run after two SGD steps.
+TOLERANCE = 1e-4
+
+SCRIPT = """
+import os, sys, torch
+from inception_lib.recipe import TrainConfig
+from inception_lib.train import train
+
+def crash(info):
+    if info.rank == 1 and info.global_step == 0:
+        raise RuntimeError("rank 1 fails on purpose")
+
+config = TrainConfig.preset("cpu", out_dir=sys.argv[1], sync_bn=True, **{tiny})
+result = train(config, on_step=crash if sys.argv[2] == "crash" else None)
+torch.save(result.model.state_dict(), os.path.join(sys.argv[1], f"rank{{os.environ['RANK']}}.pt"))
+"""
+
+
+def _torchrun(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=timeout)
+
+
+def _script(tmp_path) -> str:
+    path = tmp_path / "ddp_train.py"
+    path.write_text(textwrap.dedent(SCRIPT.format(tiny=TINY)))
+    return str(path)
+
+
+def test_two_processes_match_one_with_the_global_batch(tmp_path):
+    out = tmp_path / "ddp"
+    result = _torchrun(_script(tmp_path), str(out), "train")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = (torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for name in rank0:  # DDP averages gradients, SyncBatchNorm shares statistics: the ranks agree exactly
+        assert torch.equal(rank0[name], rank1[name]), name
+    # only rank 0 writes files (besides the per-rank weights this test saves)
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl", "rank0.pt", "rank1.pt"]
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        single = train(TrainConfig.preset("cpu", out_dir=str(tmp_path / "single"), **{**TINY, "batch_size": 8}))
+    finally:
+        torch.set_num_threads(threads)
+    reference = single.model.state_dict()
+    worst = max(float((rank0[k].float() - reference[k].float()).abs().max()) for k in reference)
+    assert worst < TOLERANCE, f"2 x 4 and 1 x 8 differ by up to {worst:.2e}"
+    assert any(not torch.equal(rank0[k], reference[k]) for k in reference)  # float sums differ, a little
+
+
+def test_a_rank_that_dies_ends_the_job(tmp_path):
+    started = time.monotonic()
+    result = _torchrun(_script(tmp_path), str(tmp_path / "crash"), "crash", timeout=300)
+    elapsed = time.monotonic() - started
+    assert result.returncode != 0
+    assert "rank 1 fails on purpose" in result.stderr
+    assert elapsed < 120, f"the job took {elapsed:.0f} s to fail"
+
+
+def test_the_command_line_runs_under_torchrun(tmp_path):
+    out = tmp_path / "cli"
+    args = ["--preset", "cpu", "--train-size", "16", "--val-size", "4", "--batch-size", "4", "--epochs", "1"]
+    result = _torchrun("-m", "inception_lib", "train", *args, "--sync-bn", "--out-dir", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("checkpoint:") == 1  # rank 0 alone reports
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+    assert len(torch.load(out / "checkpoint.pt", weights_only=True)["rng"]) == 2  # both ranks' random states
