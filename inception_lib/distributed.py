@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
+import torch.distributed._functional_collectives as funcol
 from torch import Tensor, nn
 
 
@@ -76,6 +76,15 @@ def all_reduce_sum(tensor: Tensor, context: DistContext) -> Tensor:
     return tensor
 
 
+def _all_reduce(tensor: Tensor) -> Tensor:
+    """Differentiable sum over processes: its backward sums the incoming gradients across processes too.
+
+    Functional collectives are what torch recommends now for autograd-aware collectives
+    (``torch.distributed.nn.functional`` is deprecated).
+    """
+    return funcol.wait_tensor(funcol.all_reduce(tensor, "sum", dist.group.WORLD))
+
+
 class CPUSyncBatchNorm(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics cover the batches of every process (for gloo/CPU).
 
@@ -90,12 +99,12 @@ class CPUSyncBatchNorm(nn.BatchNorm2d):
         dims = (0, 2, 3)
         h = x.float()
         count = torch.tensor([h.numel() / h.shape[1]], dtype=h.dtype, device=h.device)
-        totals = dist_fn.all_reduce(torch.cat([h.sum(dims), count]))
+        totals = _all_reduce(torch.cat([h.sum(dims), count]))
         n = totals[-1]
         mean = totals[:-1] / n
         centred = h - mean.view(1, -1, 1, 1)
         # A second pass over the centred values is numerically safer than E[x²] − E[x]².
-        var = dist_fn.all_reduce((centred * centred).sum(dims)) / n
+        var = _all_reduce((centred * centred).sum(dims)) / n
         y = centred * torch.rsqrt(var + self.eps).view(1, -1, 1, 1)
         if self.affine:
             y = y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)

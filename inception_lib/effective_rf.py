@@ -13,6 +13,13 @@ no path can cancel, and the non-zero support of a unit's gradient is exactly the
 paths' windows. Summing channels keeps that union (a feature map's field is the union of its
 channels' fields) and makes the probe a few thousand times cheaper than the network, in float64
 so that the smallest corner contributions (products of ~40 factors of 1/7) stay far from underflow.
+A measured box is the bounding box of that support; with dilation the support has holes, so at the
+image border it may be smaller than the analytic box (the field's hull) clipped to the image.
+
+**Effective fields.** ``effective_receptive_field`` averages |d unit / d input| over images with the
+model's real weights; ``EffectiveField.area_share`` is the share of the theoretical field holding 95%
+of it. For trained weights, ``small_inception`` (the same blocks in miniature) is trained on the
+generated shapes by ``train_small_inception``; ``trained_small_inception`` loads the shipped result.
 """
 
 from __future__ import annotations
@@ -272,6 +279,8 @@ def effective_receptive_field(
     field = analytic_receptive_fields(model, (height, width))[name]
     unit = unit or (field.grid[0] // 2, field.grid[1] // 2)
     theoretical = field.box(*unit).clip(height, width)
+    if theoretical is None:
+        raise ValueError(f"unit {unit} of {name} sees only padding; choose a unit whose field meets the image")
     image = images.detach().clone().requires_grad_()
     captured: list[Tensor] = []
 

@@ -17,9 +17,11 @@ When they do not, ``aligned`` is False and ``misaligned()`` names the meeting po
 then not shift-invariant (Distill's alignment criteria), and the combined value is only exact for
 the first unit.
 
->>> rfs = analytic_receptive_fields(model, 299)
->>> rfs["features.mixed_6.4"].size, rfs["features.mixed_6.4"].jump      # ((?, ?), (16, 16))
+>>> rfs = analytic_receptive_fields(InceptionV2(), 299)
+>>> rfs["features.mixed_6.4"].size, rfs["features.mixed_6.4"].jump      # ((1135, 1135), (16, 16))
 >>> rfs.branches("features.mixed_6.4")       # every branch's field, in concatenation order
+>>> rfs.box("features.mixed_6.4", 8, 8)      # the input pixels unit (8, 8) sees, clipped to the image
+>>> rfs.trunk(), rfs.layers(), rfs.misaligned()
 """
 
 from __future__ import annotations
