@@ -97,7 +97,7 @@ class CPUSyncBatchNorm(nn.BatchNorm2d):
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
         dims = (0, 2, 3)
-        h = x.float()
+        h = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # statistics in full precision
         count = torch.tensor([h.numel() / h.shape[1]], dtype=h.dtype, device=h.device)
         totals = _all_reduce(torch.cat([h.sum(dims), count]))
         n = totals[-1]
@@ -122,8 +122,10 @@ def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module
     if device.type != "cpu":
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
     if isinstance(module, nn.BatchNorm2d) and not isinstance(module, CPUSyncBatchNorm):
+        tensors = list(module.state_dict().values())
+        placement = {"device": tensors[0].device, "dtype": tensors[0].dtype} if tensors else {}
         synced = CPUSyncBatchNorm(
-            module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
+            module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats, **placement
         )
         synced.load_state_dict(module.state_dict())
         synced.train(module.training)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
@@ -55,9 +56,10 @@ def evaluate(
     loss_sum = 0.0
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    dtype = next(model.parameters()).dtype
     try:
         for images, labels in DataLoader(dataset, batch_size=batch_size):
-            images = images.to(device, memory_format=memory_format)
+            images = images.to(device, dtype=dtype, memory_format=memory_format)
             with autocast(device, bf16):
                 logits = model(images)
             logits = logits.float().cpu()
@@ -70,19 +72,25 @@ def evaluate(
     return Evaluation(loss_sum, confusion)
 
 
-def plot_confusion(confusion: Tensor, classes: Sequence[str], title: str = "confusion matrix") -> Figure:
-    """The confusion matrix as a heat map with counts; rows are true classes, columns predictions."""
+def draw_confusion(ax: Axes, confusion: Tensor, classes: Sequence[str]) -> None:
+    """Draw ``confusion`` as a heat map with counts on ``ax`` (rows: true class, columns: predicted)."""
     k = len(classes)
     if tuple(confusion.shape) != (k, k):
         raise ValueError(f"confusion has shape {tuple(confusion.shape)}, expected ({k}, {k}) for classes {classes}")
-    fig = Figure(figsize=(3.6, 3.2), layout="constrained")
-    ax = fig.add_subplot()
-    ax.imshow(confusion.numpy(), cmap="Blues")
+    ax.imshow(confusion.numpy(), cmap="Blues", vmin=0)
     peak = int(confusion.max()) if confusion.numel() else 0
     for i in range(k):
         for j in range(k):
             value = int(confusion[i, j])
             ax.text(j, i, str(value), ha="center", va="center", color="white" if value > peak / 2 else "black")
     ax.set(xticks=range(k), yticks=range(k), xticklabels=classes, yticklabels=classes)
-    ax.set(xlabel="predicted", ylabel="true", title=title)
+    ax.set(xlabel="predicted", ylabel="true")
+
+
+def plot_confusion(confusion: Tensor, classes: Sequence[str], title: str = "confusion matrix") -> Figure:
+    """The confusion matrix as a figure."""
+    fig = Figure(figsize=(3.6, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    draw_confusion(ax, confusion, classes)
+    ax.set_title(title)
     return fig

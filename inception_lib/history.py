@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import torch
 from matplotlib.figure import Figure
 
 from .checkpoint import atomic_write
+from .evaluation import draw_confusion
 
 METRICS_FILE = "metrics.jsonl"
+# The per-epoch log of the run documented in docs/training.md (CPU preset, built-in shapes).
+RECORDED_RUN = "cpu_preset_shapes.jsonl"
 
 
 def write_metrics(path: str | Path, history: Sequence[dict[str, Any]]) -> Path:
@@ -28,6 +33,11 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise FileNotFoundError(f"no metrics log at {path}")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def recorded_run() -> list[dict[str, Any]]:
+    """The recorded CPU-preset run on the built-in shapes, shipped with the library (see docs/training.md)."""
+    return read_metrics(Path(str(resources.files("inception_lib") / "data" / "runs" / RECORDED_RUN)))
 
 
 def plot_history(history: Sequence[dict[str, Any]], title: str = "") -> Figure:
@@ -53,4 +63,33 @@ def plot_history(history: Sequence[dict[str, Any]], title: str = "") -> Figure:
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def plot_epoch(
+    history: Sequence[dict[str, Any]], epoch: int, average: bool = True, classes: Sequence[str] = ()
+) -> Figure:
+    """Validation accuracy up to ``epoch`` and that epoch's confusion matrix, for the raw weights or their average."""
+    epochs = [r["epoch"] for r in history]
+    if epoch not in epochs:
+        raise ValueError(f"epoch {epoch} is not in this history (epochs {epochs[0]}..{epochs[-1]})")
+    suffix = "_ema" if average else ""
+    record = history[epochs.index(epoch)]
+    confusion = torch.tensor(record[f"confusion{suffix}"])
+    names = list(classes) or [str(k) for k in range(len(confusion))]
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    curve_ax, matrix_ax = fig.subplots(1, 2, width_ratios=(1.6, 1))
+    curve_ax.plot(epochs, [r[f"val_acc{suffix}"] for r in history], "-o", markersize=3, color="tab:blue")
+    curve_ax.axvline(epoch, color="tab:red", lw=1)
+    curve_ax.axhline(1 / len(names), color="grey", lw=0.8, ls=":", label="chance")
+    curve_ax.set(
+        xlabel="epoch",
+        ylabel="validation accuracy",
+        ylim=(0, 1.02),
+        title="weight average" if average else "raw weights",
+    )
+    curve_ax.grid(alpha=0.3)
+    curve_ax.legend(fontsize=8)
+    draw_confusion(matrix_ax, confusion, names)
+    matrix_ax.set_title(f"epoch {epoch}: accuracy {record[f'val_acc{suffix}']:.1%}")
     return fig

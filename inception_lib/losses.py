@@ -12,6 +12,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 from torch import Tensor
 
 from .model import InceptionOutputs
@@ -75,3 +76,31 @@ def inception_loss(
         aux = F.cross_entropy(outputs.aux_logits.float(), labels, label_smoothing=label_smoothing)
         return main + aux_weight * aux
     return F.cross_entropy(outputs.float(), labels, label_smoothing=label_smoothing)
+
+
+def plot_label_smoothing(epsilon: float = LABEL_SMOOTHING, num_classes: int = 3) -> Figure:
+    """Left: the target distribution q' for one example. Right: loss against the logit gap, with and
+    without smoothing, and the finite optimum that smoothing creates."""
+    _check_epsilon(epsilon)
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    targets_ax, loss_ax = fig.subplots(1, 2, width_ratios=(1, 1.6))
+    shown = min(num_classes, 10)
+    target = smooth_targets(torch.tensor([0]), num_classes, epsilon)[0, :shown]
+    targets_ax.bar(range(shown), [1.0] + [0.0] * (shown - 1), color="lightgrey", label="one-hot δ")
+    targets_ax.bar(range(shown), target.numpy(), width=0.5, color="tab:blue", label=f"q' (ε = {epsilon:.2f})")
+    targets_ax.set(xlabel="class" + (" (first 10)" if num_classes > shown else ""), ylabel="target probability")
+    targets_ax.set(ylim=(0, 1.05), xticks=range(shown), title=f"targets, K = {num_classes}")
+    targets_ax.legend(fontsize=8)
+    gaps = torch.linspace(0, 15, 301)
+    loss_ax.plot(gaps, loss_at_gap(gaps, num_classes, 0.0), color="grey", ls="--", label="ε = 0 (keeps falling)")
+    loss_ax.plot(gaps, loss_at_gap(gaps, num_classes, epsilon), color="tab:blue", label=f"ε = {epsilon:.2f}")
+    best = optimal_logit_gap(num_classes, epsilon)
+    if math.isfinite(best) and best <= float(gaps[-1]):
+        low = float(loss_at_gap(torch.tensor(best), num_classes, epsilon))
+        loss_ax.plot([best], [low], "o", color="tab:red", label=f"optimum: gap {best:.2f}")
+    loss_ax.set(xlabel="logit gap (correct minus each other class)", ylabel="cross-entropy", title="loss")
+    loss_ax.legend(fontsize=8)
+    loss_ax.grid(alpha=0.3)
+    return fig

@@ -71,6 +71,7 @@ class TrainConfig:
     device: str = _opt("auto", "auto (cuda if available), cpu or cuda", choices=("auto", "cpu", "cuda"))
     channels_last: bool = _opt(False, "store activations channels-last (NHWC): faster convolutions on CPU and GPU")
     bf16: bool = _opt(False, "bfloat16 autocast (CPUs with AVX-512 BF16/AMX, GPUs from Ampere on)")
+    float64: bool = _opt(False, "train in float64: slow, for exactness checks (e.g. 2 processes x b = 1 x 2b)")
     num_workers: int = _opt(0, "data-loading worker processes per training process")
     sync_bn: bool = _opt(False, "synchronize BatchNorm statistics across processes under torchrun")
     dist_timeout: float = _opt(300.0, "seconds a process waits for the others before the job fails")
@@ -100,6 +101,8 @@ class TrainConfig:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.bf16 and self.float64:
+            raise ValueError("bf16 and float64 exclude each other; choose one precision")
         minimum = 299 if self.aux_logits else 75
         if self.image_size < minimum:
             hint = " (turn the auxiliary head off for inputs down to 75)" if self.aux_logits else ""

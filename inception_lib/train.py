@@ -209,7 +209,8 @@ def _train(
 
     model = build_model(config, len(classes))
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = model.to(device, memory_format=memory_format)
+    dtype = torch.float64 if config.float64 else torch.float32
+    model = model.to(device, dtype=dtype, memory_format=memory_format)
     if config.sync_bn and context.distributed:
         model = convert_sync_batchnorm(model, device)
     ema = build_ema(model, config.ema_decay)
@@ -245,7 +246,7 @@ def _train(
         totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, count
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not show, leave=False, file=sys.stderr)
         for step, (images, labels) in enumerate(bar):
-            images = images.to(device, memory_format=memory_format, non_blocking=True)
+            images = images.to(device, dtype=dtype, memory_format=memory_format, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
             with autocast(device, config.bf16):
                 outputs = net(images)
@@ -287,6 +288,8 @@ def _train(
             write_metrics(out_dir / METRICS_FILE, history)
             if show:
                 tqdm.write(_summary_line(record), file=sys.stderr)
+        if context.distributed:
+            dist.barrier()  # every process returns only once the epoch's checkpoint is on disk
     return TrainResult(
         model=model.eval(),
         ema_model=ema.module.eval(),
