@@ -29,7 +29,7 @@ def test_round_trip_keeps_tensors_and_plain_values(tmp_path):
 
 
 def test_missing_file_names_the_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere.pt"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.pt"):
         load_checkpoint(tmp_path / "nowhere.pt")
 
 

@@ -29,7 +29,8 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 # keeps the steps small.
 TINY = {
     "train_size": 16, "val_size": 4, "batch_size": 4, "epochs": 1, "dropout": 0.0, "fresh_data": False,
-    "optimizer": "sgd", "lr": 0.01, "grad_clip": 2.0, "warmup_epochs": 0.0, "progress": False, "dist_timeout": 60.0, "float64": True,
+    "optimizer": "sgd", "lr": 0.01, "grad_clip": 2.0, "warmup_epochs": 0.0, "progress": False,
+    "dist_timeout": 60.0, "float64": True,
 }  # fmt: skip
 # Largest weight difference allowed between the 2 x 4 and the 1 x 8 run after two SGD steps.
 TOLERANCE = 1e-8

@@ -99,9 +99,9 @@ def test_speed_flags(tmp_path):
 
 def test_resume_errors(tmp_path):
     config = tiny(tmp_path)
-    with pytest.raises(FileNotFoundError, match="checkpoint.pt"):
+    with pytest.raises(FileNotFoundError, match=r"checkpoint\.pt"):
         train(config, resume=True)
-    with pytest.raises(FileNotFoundError, match="elsewhere.pt"):
+    with pytest.raises(FileNotFoundError, match=r"elsewhere\.pt"):
         train(config, resume=tmp_path / "elsewhere.pt")
     train(config)
     with pytest.raises(ValueError, match=r"different settings \(lr: 0.001 -> 0.5\)"):

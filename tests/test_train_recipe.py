@@ -93,7 +93,7 @@ def test_small_data_preset_warms_up_then_follows_a_cosine():
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="unknown preset 'fast'"):
         TrainConfig.preset("fast")
-    with pytest.raises(ValueError, match="image_size 75 is too small.*at least 299"):
+    with pytest.raises(ValueError, match=r"image_size 75 is too small.*at least 299"):
         TrainConfig.preset("paper", image_size=75)
     with pytest.raises(ValueError, match="optimizer='adam' is not allowed"):
         TrainConfig.preset("cpu", optimizer="adam")
