@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -191,6 +192,37 @@ class ImageFolderDataset(Dataset):
         return preprocess(self.image(index), self.image_size), self.label(index)
 
 
+def colour_baseline_accuracy(dataset: ShapesDataset, train_share: float = 0.5) -> float:
+    """Accuracy of a nearest-centroid classifier on each image's mean colour and contrast (per-channel
+    mean and standard deviation), fitted on the first ``train_share`` of the images, scored on the rest.
+
+    Near chance (1/3) means colour and brightness do not give the class away.
+    """
+    stats = []
+    for i in range(len(dataset)):
+        pixels = np.asarray(dataset.image(i), dtype=np.float32) / 255
+        stats.append(np.concatenate([pixels.mean(axis=(0, 1)), pixels.std(axis=(0, 1))]))
+    features, labels = torch.tensor(np.array(stats)), labels_of(dataset)
+    cut = int(train_share * len(dataset))
+    centroids = torch.stack([features[:cut][labels[:cut] == k].mean(0) for k in range(len(CLASSES))])
+    predicted = torch.cdist(features[cut:], centroids).argmin(1)
+    return float((predicted == labels[cut:]).float().mean())
+
+
 def labels_of(dataset: Dataset) -> Tensor:
     """Every label of a dataset from this module, without decoding images."""
     return torch.tensor([dataset.label(i) for i in range(len(dataset))])  # type: ignore[attr-defined]
+
+
+def plot_examples(dataset: ShapesDataset | ImageFolderDataset, count: int = 12, columns: int = 6) -> Figure:
+    """The first ``count`` images of a dataset with their class names."""
+    count = min(count, len(dataset))
+    rows = math.ceil(count / columns)
+    # About one screen pixel per image pixel: noisy images make large PNGs when scaled up.
+    fig = Figure(figsize=(1.2 * columns, 1.4 * rows), dpi=80, layout="constrained")
+    for i, ax in enumerate(fig.subplots(rows, columns, squeeze=False).flat):
+        ax.axis("off")
+        if i < count:
+            ax.imshow(dataset.image(i))
+            ax.set_title(dataset.classes[dataset.label(i)], fontsize=9)
+    return fig

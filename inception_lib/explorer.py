@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import io
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 Rendered = Figure | str
+Link = Callable[[Mapping[str, widgets.ValueWidget], widgets.ValueWidget], None]
 
 # CSS classes the browser tests look for.
 EXPLORER_CLASS = "inception-explorer"
@@ -26,7 +28,8 @@ OUTPUT_CLASS = "inception-explorer-output"
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
     """PNG bytes of a figure (closed figures are fine: nothing here touches pyplot)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    # A layout engine already fits the content; "tight" would draw the whole figure a second time.
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if fig.get_layout_engine() is None else None)
     return buffer.getvalue()
 
 
@@ -35,12 +38,24 @@ class Explorer:
 
     Give sliders ``continuous_update=False`` so a drag renders once, on release. ``last_seconds``
     holds the duration of the latest render, for latency measurements.
+
+    Controls that depend on each other take a ``link(controls, changed)`` function: it runs after
+    any control changes (or is ``set``) and may update other controls' options or ranges. The
+    changes it causes do not render on their own, so each user action renders exactly once, with
+    consistent values.
     """
 
-    def __init__(self, title: str, render: Callable[..., Rendered], controls: Mapping[str, widgets.ValueWidget]):
+    def __init__(
+        self,
+        title: str,
+        render: Callable[..., Rendered],
+        controls: Mapping[str, widgets.ValueWidget],
+        link: Link | None = None,
+    ):
         self.title = title
         self.render = render
         self.controls = dict(controls)
+        self.link = link
         self.image = widgets.Image(format="png")
         self.html = widgets.HTML()
         self.output = widgets.Box([self.image])
@@ -50,6 +65,7 @@ class Explorer:
         )
         self.widget.add_class(EXPLORER_CLASS)
         self.last_seconds = 0.0
+        self._quiet = False  # True while the explorer itself changes controls
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
         self.refresh()
@@ -72,15 +88,30 @@ class Explorer:
 
     def set(self, **values: object) -> Rendered:
         """Change controls programmatically (as a user would) and return what was rendered."""
-        with self.widget.hold_trait_notifications():
-            for name, value in values.items():
-                self.controls[name].unobserve(self._on_change, names="value")
+        for name, value in values.items():
+            with self._quietly():
                 self.controls[name].value = value
-                self.controls[name].observe(self._on_change, names="value")
+            self._follow(self.controls[name])
         return self.refresh()
 
     def _on_change(self, change: dict) -> None:
+        if self._quiet:
+            return
+        self._follow(change["owner"])
         self.refresh()
+
+    def _follow(self, changed: widgets.ValueWidget) -> None:
+        if self.link is not None:
+            with self._quietly():
+                self.link(self.controls, changed)
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
 
     def _repr_mimebundle_(self, **kwargs: object) -> dict:
         bundle = self.widget._repr_mimebundle_(**kwargs)

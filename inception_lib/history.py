@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,8 @@ from .checkpoint import atomic_write
 from .evaluation import draw_confusion
 
 METRICS_FILE = "metrics.jsonl"
-# The per-epoch log of the run documented in docs/training.md (CPU preset, built-in shapes).
-RECORDED_RUN = "cpu_preset_shapes.jsonl"
+# Per-epoch logs of the runs documented in docs/training.md (built-in shapes), shipped with the library.
+RUNS_FOLDER = ("data", "runs")
 
 
 def write_metrics(path: str | Path, history: Sequence[dict[str, Any]]) -> Path:
@@ -35,9 +35,32 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def recorded_run() -> list[dict[str, Any]]:
-    """The recorded CPU-preset run on the built-in shapes, shipped with the library (see docs/training.md)."""
-    return read_metrics(Path(str(resources.files("inception_lib") / "data" / "runs" / RECORDED_RUN)))
+def _runs_folder() -> Path:
+    return Path(str(resources.files("inception_lib").joinpath(*RUNS_FOLDER)))
+
+
+def recorded_runs() -> list[str]:
+    """Names of the recorded runs: ``cpu`` is ``python -m inception_lib train --preset cpu`` as documented."""
+    return sorted(p.stem for p in _runs_folder().glob("*.jsonl"))
+
+
+def recorded_run(name: str = "cpu") -> list[dict[str, Any]]:
+    """The per-epoch log of a recorded run (see ``recorded_runs`` and docs/training.md)."""
+    if name not in recorded_runs():
+        raise ValueError(f"unknown recorded run {name!r}; available: {', '.join(recorded_runs())}")
+    return read_metrics(_runs_folder() / f"{name}.jsonl")
+
+
+def compare_runs(runs: Mapping[str, Sequence[dict[str, Any]]], key: str = "val_acc_ema", title: str = "") -> Figure:
+    """One metric per epoch for several runs, e.g. with and without label smoothing."""
+    fig = Figure(figsize=(6, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    for name, history in runs.items():
+        ax.plot([r["epoch"] for r in history], [r[key] for r in history], "-o", markersize=3, label=name)
+    ax.set(xlabel="epoch", ylabel=key.replace("_", " "), title=title or key.replace("_", " "))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
 
 
 def plot_history(history: Sequence[dict[str, Any]], title: str = "") -> Figure:

@@ -9,13 +9,15 @@ driven to zero by growing one logit without bound; its minimum sits at a finite 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from .model import InceptionOutputs
+from .model import InceptionOutputs, InceptionV2
 
 # The paper's value (Section 7, ImageNet with K = 1000).
 LABEL_SMOOTHING = 0.1
@@ -104,3 +106,65 @@ def plot_label_smoothing(epsilon: float = LABEL_SMOOTHING, num_classes: int = 3)
     loss_ax.legend(fontsize=8)
     loss_ax.grid(alpha=0.3)
     return fig
+
+
+def logit_gap_trajectory(epsilon: float, num_classes: int = 3, steps: int = 300, lr: float = 1.0) -> Tensor:
+    """Gradient descent on one example's free logits, from zero: the logit gap after each step.
+
+    Nothing but the loss acts on the logits, so this isolates what the loss asks for: without
+    smoothing the gap keeps growing (ever more confident), with smoothing it settles at
+    ``optimal_logit_gap``.
+    """
+    _check_epsilon(epsilon)
+    logits = torch.zeros(1, num_classes, requires_grad=True)
+    optimizer = torch.optim.SGD([logits], lr=lr)
+    label = torch.tensor([0])
+    gaps = []
+    for _ in range(steps):
+        loss = F.cross_entropy(logits, label, label_smoothing=epsilon)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        gaps.append(float((logits[0, 0] - logits[0, 1]).detach()))
+    return torch.tensor(gaps)
+
+
+def plot_logit_gaps(epsilons: Sequence[float], num_classes: int = 3, steps: int = 300) -> Figure:
+    """``logit_gap_trajectory`` for several ε, with each finite optimum as a dotted line."""
+    fig = Figure(figsize=(6, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    for epsilon in epsilons:
+        line = ax.plot(logit_gap_trajectory(epsilon, num_classes, steps), label=f"ε = {epsilon:g}")[0]
+        best = optimal_logit_gap(num_classes, epsilon)
+        if math.isfinite(best):
+            ax.axhline(best, color=line.get_color(), ls=":", lw=1)
+    ax.set(xlabel="gradient step", ylabel="logit gap", title=f"free logits, K = {num_classes} (dotted: optimum)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+@dataclass(frozen=True)
+class AuxGradients:
+    """Gradients reaching the 17 x 17 grid (the output of mixed_6, where the auxiliary head reads)."""
+
+    main_norm: float
+    aux_norm: float  # already multiplied by the aux weight
+    cosine: float
+
+
+def aux_gradients(model: InceptionV2, images: Tensor, labels: Tensor, aux_weight: float = AUX_WEIGHT) -> AuxGradients:
+    """How strongly, and in which direction, each loss pushes the features the auxiliary head sees."""
+    f = model.features
+    if f.aux is None:
+        raise ValueError("this model has no auxiliary head (built with aux_logits=False)")
+    grid = f.mixed_6(f.reduction_1(f.mixed_5(f.stem(images))))
+    main = F.cross_entropy(model.forward_head(f.mixed_7(f.reduction_2(grid))), labels)
+    aux = aux_weight * F.cross_entropy(f.aux(grid), labels)
+    (from_main,) = torch.autograd.grad(main, grid, retain_graph=True)
+    (from_aux,) = torch.autograd.grad(aux, grid)
+    return AuxGradients(
+        main_norm=float(from_main.norm()),
+        aux_norm=float(from_aux.norm()),
+        cosine=float(F.cosine_similarity(from_main.flatten(), from_aux.flatten(), dim=0)),
+    )

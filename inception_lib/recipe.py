@@ -10,6 +10,7 @@ with a linear warm-up and a cosine decay, which is forgiving on a few thousand i
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
@@ -47,6 +48,10 @@ class TrainConfig:
     bn_momentum: float = _opt(
         0.1, "BatchNorm running-statistics momentum (PyTorch convention: weight of the new batch)"
     )
+    bn_shift: float = _opt(
+        0.0, "initial BatchNorm shift β; > 0 calms the freshly initialized network (docs/training.md)"
+    )
+    zero_head: bool = _opt(False, "start the classifier's weights at zero, so the first predictions are uniform")
     # optimization
     epochs: int = _opt(100, "training epochs")
     batch_size: int = _opt(32, "images per step on each process (the global batch is this times the world size)")
@@ -128,9 +133,34 @@ CPU: dict[str, Any] = {
     **SMALL_DATA,
     "image_size": 75,
     "aux_logits": False,
+    "lr": 3e-4,
+    "warmup_epochs": 0.5,
+    "bn_shift": 1.0,
+    "zero_head": True,
+    "dropout": 0.0,
+    "label_smoothing": 0.0,
+    "ema_decay": 0.99,
+    "train_size": 1200,
     "epochs": 8,
 }
 PRESETS: dict[str, dict[str, Any]] = {"paper": PAPER, "small-data": SMALL_DATA, "cpu": CPU}
+
+
+def preset_table(*names: str) -> str:
+    """HTML table of the options in which the named presets differ (all presets by default)."""
+    names = names or tuple(PRESETS)
+    configs = [TrainConfig.preset(name) for name in names]
+    rows = [
+        f.name
+        for f in fields(TrainConfig)
+        if f.name != "out_dir" and len({repr(getattr(c, f.name)) for c in configs}) > 1
+    ]
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    body = "".join(
+        f"<tr><td><code>{r}</code></td>" + "".join(f"<td>{getattr(c, r)}</td>" for c in configs) + "</tr>" for r in rows
+    )
+    return f"<table><tr><th>option</th>{head}</tr>{body}</table>"
+
 
 # Fields a resumed run may change without changing what is computed.
 RESUMABLE_CHANGES = frozenset({"epochs", "out_dir", "progress", "num_workers", "dist_timeout"})

@@ -16,7 +16,7 @@ import argparse
 import copy
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from .recipe import (
     build_scheduler,
     config_field_defaults,
 )
+from .sensitivity import shift_batchnorm
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -110,10 +111,16 @@ class _EpochSubset(Subset):
 
 
 def build_model(config: TrainConfig, num_classes: int) -> InceptionV2:
+    """The network ``config`` describes, initialized for training (BatchNorm shift and momentum, classifier)."""
     model = InceptionV2(num_classes=num_classes, aux_logits=config.aux_logits, dropout=config.dropout, seed=config.seed)
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):
             module.momentum = config.bn_momentum
+    shift_batchnorm(model, config.bn_shift)
+    if config.zero_head:
+        heads = [model.fc] + ([model.features.aux.fc] if model.features.aux is not None else [])
+        for head in heads:
+            nn.init.zeros_(head.weight)
     return model
 
 
@@ -340,6 +347,38 @@ def _summary_line(record: dict[str, Any]) -> str:
 
 
 # --- command line: python -m inception_lib train [--preset NAME] [--option value ...] ---
+
+
+def torchrun_command(
+    options: Sequence[str] = (),
+    nproc_per_node: int = 1,
+    nnodes: int = 1,
+    node_rank: int = 0,
+    endpoint: str = "HOST:29500",
+) -> str:
+    """The ``torchrun`` line that runs ``python -m inception_lib train OPTIONS`` on ``nnodes`` machines.
+
+    One machine uses ``--standalone`` (torchrun picks a free local port). Several machines meet at
+    ``endpoint`` (host:port of any one of them, reachable from all) through the c10d rendezvous;
+    run the same line on each machine with its own ``node_rank``.
+    """
+    if nproc_per_node < 1 or nnodes < 1 or not 0 <= node_rank < nnodes:
+        raise ValueError(
+            f"need nproc_per_node >= 1, nnodes >= 1 and 0 <= node_rank < nnodes, got "
+            f"{nproc_per_node}, {nnodes}, {node_rank}"
+        )
+    launch = ["torchrun"]
+    if nnodes == 1:
+        launch += ["--standalone", f"--nproc_per_node={nproc_per_node}"]
+    else:
+        launch += [
+            f"--nnodes={nnodes}",
+            f"--node_rank={node_rank}",
+            f"--nproc_per_node={nproc_per_node}",
+            "--rdzv_backend=c10d",
+            f"--rdzv_endpoint={endpoint}",
+        ]
+    return " ".join([*launch, "-m", "inception_lib", "train", *options])
 
 
 def _cli_name(name: str) -> str:

@@ -104,7 +104,7 @@ def test_resume_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"elsewhere\.pt"):
         train(config, resume=tmp_path / "elsewhere.pt")
     train(config)
-    with pytest.raises(ValueError, match=r"different settings \(lr: 0.001 -> 0.5\)"):
+    with pytest.raises(ValueError, match=r"different settings \(lr: 0.0003 -> 0.5\)"):
         train(TrainConfig(**{**config.to_dict(), "lr": 0.5}), resume=True)
 
 

@@ -12,54 +12,13 @@ from collections.abc import Callable, Mapping
 import ipywidgets as widgets
 from torch import nn
 
-from ..explorer import Explorer, Rendered
+from ..explorer import Explorer
 from ..features import ALL_BRANCHES, FeatureMapView
 from ..model import InceptionV2
 from ..modules import InceptionModuleF7
 
-Link = Callable[[Mapping[str, widgets.ValueWidget], widgets.ValueWidget], None]
 
-
-class LinkedExplorer(Explorer):
-    """An ``Explorer`` whose controls depend on each other.
-
-    ``link(controls, changed)`` runs after any control changes (or is ``set``) and may update other
-    controls' options or ranges; the changes it causes do not render on their own, so each user
-    action renders exactly once, with consistent values.
-    """
-
-    def __init__(
-        self, title: str, render: Callable[..., Rendered], controls: Mapping[str, widgets.ValueWidget], link: Link
-    ):
-        self._link = link
-        self._linking = False
-        super().__init__(title, render, controls)
-
-    def _on_change(self, change: dict) -> None:
-        if self._linking:
-            return
-        self._update(change["owner"])
-        self.refresh()
-
-    def set(self, **values: object) -> Rendered:
-        for name, value in values.items():
-            self._linking = True
-            try:
-                self.controls[name].value = value
-            finally:
-                self._linking = False
-            self._update(self.controls[name])
-        return self.refresh()
-
-    def _update(self, changed: widgets.ValueWidget) -> None:
-        self._linking = True
-        try:
-            self._link(self.controls, changed)
-        finally:
-            self._linking = False
-
-
-def feature_map_explorer(view: FeatureMapView, block: str | None = None, title: str = "Feature maps") -> LinkedExplorer:
+def feature_map_explorer(view: FeatureMapView, block: str | None = None, title: str = "Feature maps") -> Explorer:
     """Photo, weights (when the view holds several models), block, branch and channel."""
     view.precompute()  # one forward pass per model; every control change is then a cache hit
     block = block or next(iter(view.blocks))
@@ -80,14 +39,14 @@ def feature_map_explorer(view: FeatureMapView, block: str | None = None, title: 
         if changed in (controls["block"], controls["branch"]):
             controls["channel"].max = _channels(view, controls["block"].value, controls["branch"].value) - 1
 
-    return LinkedExplorer(title, view.render, controls, link)
+    return Explorer(title, view.render, controls, link)
 
 
 def _channels(view: FeatureMapView, block: str, branch: str) -> int:
     return view.activation(view.image_names[0], block, branch).shape[0]
 
 
-def feature_maps(view: FeatureMapView | None = None) -> LinkedExplorer:
+def feature_maps(view: FeatureMapView | None = None) -> Explorer:
     """Every block on the bundled photos; by default the design document's network with random
     weights (seed 0). Notebook 08 passes a view holding random and trained weights."""
     view = view or FeatureMapView({"random": InceptionV2(num_classes=3, seed=0)})
@@ -99,7 +58,7 @@ def f7_view(model: nn.Module | None = None) -> FeatureMapView:
     return FeatureMapView({"random": model or InceptionV2(num_classes=3, seed=0)}, kinds=(InceptionModuleF7,))
 
 
-def f7_branches(view: FeatureMapView | None = None) -> LinkedExplorer:
+def f7_branches(view: FeatureMapView | None = None) -> Explorer:
     """The F7 modules (Figure 7) branch by branch; notebook 05 passes ``f7_view(its model)``."""
     return feature_map_explorer(view or f7_view(), title="F7 branches on the 8×8 grid")
 
