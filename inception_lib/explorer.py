@@ -28,8 +28,11 @@ OUTPUT_CLASS = "inception-explorer-output"
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
     """PNG bytes of a figure (closed figures are fine: nothing here touches pyplot)."""
     buffer = io.BytesIO()
-    # A layout engine already fits the content; "tight" would draw the whole figure a second time.
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if fig.get_layout_engine() is None else None)
+    # A figure with a layout engine (constrained, or "none" when laid out by hand) already fits its
+    # content; "tight" would draw the whole figure a second time. Light compression: a third faster on
+    # image-heavy views (feature maps), about 10 % larger.
+    tight = "tight" if fig.get_layout_engine() is None else None
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=tight, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 

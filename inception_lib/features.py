@@ -388,6 +388,7 @@ def _canvas_figure(panels: list[tuple[np.ndarray, str]], title: str, gap: int = 
         canvas[: panel.shape[0], left : left + panel.shape[1]] = panel[..., :3]
     top = TITLE_SPACE if title else TITLE_SPACE // 2
     fig = Figure(figsize=(canvas.shape[1] / dpi, (height + top) / dpi), dpi=dpi)
+    fig.set_layout_engine("none")  # laid out by hand to fit exactly: figure_png needs no "tight" second pass
     ax = fig.add_axes((0, 0, 1, height / (height + top)))
     ax.imshow(canvas, interpolation="nearest")
     ax.axis("off")
