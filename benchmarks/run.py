@@ -457,7 +457,9 @@ WHY = {
     "autocast also casts every weight on each call, and pooling, concatenation and casts stay memory-bound",
     "training": "backward of the small late layers and the optimizer step are layout-independent; their share grows "
     "at small batches",
-    "explorer": "the render itself (drawing and PNG encoding) is slow, or the callback recomputes what could be cached",
+    "explorer": "the data behind each view is cached or cheap, so the time is matplotlib redrawing a whole figure: "
+    "laying out and rasterizing its text (ticks, labels, per-tile numbers) and encoding the PNG; the fast explorers "
+    "draw HTML",
     "notebook": "the notebook computes more than the 60 s budget allows on this machine, or the machine was loaded",
     "failed": "it raised an error, named in the table above",
 }
