@@ -458,8 +458,8 @@ WHY = {
     "training": "backward of the small late layers and the optimizer step are layout-independent; their share grows "
     "at small batches",
     "explorer": "the data behind each view is cached or cheap, so the time is matplotlib redrawing a whole figure: "
-    "laying out and rasterizing its text (ticks, labels, per-tile numbers) and encoding the PNG; the fast explorers "
-    "draw HTML",
+    "laying out and rasterizing its text (ticks, labels, legends) and encoding the PNG; the fast explorers draw "
+    "HTML or compose a PIL image",
     "notebook": "the notebook computes more than the 60 s budget allows on this machine, or the machine was loaded",
     "failed": "it raised an error, named in the table above",
 }

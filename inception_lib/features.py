@@ -3,7 +3,7 @@
 ``FeatureCache`` captures the outputs of any named submodules with forward hooks and keeps them,
 so a widget that flips between modules, branches and channels runs the network once per image
 batch, not once per click. ``channel_grid`` tiles the channels of one activation into a single
-image; ``feature_figure`` is the explorer view (photo, a page of channels, one channel enlarged);
+image; ``feature_image`` is the explorer view (photo, a page of channels, one channel enlarged);
 ``FeatureMapView`` holds photos and models (e.g. random and trained) and renders that view, and
 ``statistics_figure`` / ``weight_change`` summarize how the models differ block by block.
 
@@ -15,15 +15,18 @@ image; ``feature_figure`` is the explorer view (photo, a page of channels, one c
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
 
 from .images import IMAGE_SIZE, image_batch, list_images, to_display
@@ -157,7 +160,7 @@ class FeatureMapView:
     """The render function behind the feature-map explorers, with everything it needs cached.
 
     Holds the photos, one ``FeatureCache`` per model (e.g. ``{"random": m1, "trained": m2}``) and
-    renders ``feature_figure`` for a photo, a block, one of its branches (or all of them) and a
+    renders ``feature_image`` for a photo, a block, one of its branches (or all of them) and a
     channel. ``precompute()`` captures every block and branch in one forward pass per model, after
     which every control change is a cache hit.
     """
@@ -212,13 +215,13 @@ class FeatureMapView:
 
     def render(
         self, image: str, block: str, branch: str = ALL_BRANCHES, channel: int = 0, weights: str | None = None
-    ) -> Figure:
-        """``feature_figure`` for the chosen photo, block, branch, channel and model."""
+    ) -> Image.Image:
+        """``feature_image`` for the chosen photo, block, branch, channel and model."""
         act = self.activation(image, block, branch, weights)
         label = block.removeprefix("features.") + ("" if branch == ALL_BRANCHES else f" / {branch}")
         if len(self.caches) > 1:
             label += f" ({weights or next(iter(self.caches))} weights)"
-        return feature_figure(self.photos[self.image_names.index(image)], act, channel, label)
+        return feature_image(self.photos[self.image_names.index(image)], act, channel, label)
 
     def statistics(self, weights: str | None = None) -> list[BlockStats]:
         """Per block, in network order: how large and how sparse its output is on the photos."""
@@ -325,7 +328,7 @@ def channel_grid(
     return fig
 
 
-def feature_figure(photo: np.ndarray, activation: Tensor, channel: int, title: str, per_page: int = PAGE) -> Figure:
+def feature_image(photo: np.ndarray, activation: Tensor, channel: int, title: str, per_page: int = PAGE) -> Image.Image:
     """The explorer view: the photo, the page of ``per_page`` channels holding ``channel`` (outlined),
     and ``channel`` enlarged with its range. ``activation`` is one image's (C, H, W) output."""
     count = activation.shape[0]
@@ -336,7 +339,7 @@ def feature_figure(photo: np.ndarray, activation: Tensor, channel: int, title: s
     grid, labels, tile = _mosaic_panel(activation, page, columns=4)
     values = activation[channel].float()
     one, _ = channel_mosaic(activation, [channel], columns=1)
-    fig, ax, lefts = _canvas_figure(
+    image, lefts, top = _canvas_image(
         [
             (photo, "input"),
             (grid, f"channels {page[0]}–{page[-1]} of {count}"),
@@ -347,14 +350,18 @@ def feature_figure(photo: np.ndarray, activation: Tensor, channel: int, title: s
         ],
         f"{title} — {tuple(activation.shape)} per image",
     )
-    _label_tiles(ax, labels, lefts[1])
-    top, left = next((y, x) for c, y, x in labels if c == channel)
-    ax.add_patch(Rectangle((lefts[1] + left - 1.5, top - 1.5), tile, tile, fill=False, edgecolor="#00d0ff", lw=2))
-    return fig
+    draw = ImageDraw.Draw(image)
+    for c, y, x in labels:
+        draw.text((lefts[1] + x + 2, top + y + 1), str(c), fill="white", font=_font(9))
+    y, x = next((y, x) for c, y, x in labels if c == channel)
+    box = (lefts[1] + x - 2, top + y - 2, lefts[1] + x + tile + 1, top + y + tile + 1)
+    draw.rectangle(box, outline="#00d0ff", width=2)
+    return image
 
 
-# --- drawing: every view is one RGB canvas shown by a single image in a single Axes, which
-# matplotlib renders several times faster than a grid of Axes (the explorers re-render per click).
+# --- drawing: every view is one RGB canvas. Notebooks show it in a single matplotlib Axes (several
+# times faster than a grid of Axes); the explorer view is drawn with PIL alone, because matplotlib's
+# text layout alone takes longer than the 100 ms a click may take.
 
 
 def _colorize(values: np.ndarray) -> np.ndarray:
@@ -379,16 +386,22 @@ def _mosaic_panel(
     return _colorize(_enlarge(mosaic, factor)), labels, activation.shape[1] * factor
 
 
-def _canvas_figure(panels: list[tuple[np.ndarray, str]], title: str, gap: int = 12, dpi: int = 80):
-    """Lay RGB panels side by side on one white canvas, each titled; returns (figure, axes, lefts)."""
+def _lay_out(panels: list[tuple[np.ndarray, str]], gap: int = 12) -> tuple[np.ndarray, list[int]]:
+    """RGB panels side by side on one white canvas, aligned at the top; also each panel's left edge."""
     height = max(panel.shape[0] for panel, _ in panels)
-    lefts = list(np.cumsum([0] + [panel.shape[1] + gap for panel, _ in panels[:-1]]))
+    lefts = [int(x) for x in np.cumsum([0] + [panel.shape[1] + gap for panel, _ in panels[:-1]])]
     canvas = np.ones((height, lefts[-1] + panels[-1][0].shape[1], 3), dtype=np.float32)
     for (panel, _), left in zip(panels, lefts, strict=True):
         canvas[: panel.shape[0], left : left + panel.shape[1]] = panel[..., :3]
+    return canvas, lefts
+
+
+def _canvas_figure(panels: list[tuple[np.ndarray, str]], title: str, dpi: int = 80):
+    """The panels as a matplotlib figure, each titled; returns (figure, axes, lefts)."""
+    canvas, lefts = _lay_out(panels)
+    height = canvas.shape[0]
     top = TITLE_SPACE if title else TITLE_SPACE // 2
     fig = Figure(figsize=(canvas.shape[1] / dpi, (height + top) / dpi), dpi=dpi)
-    fig.set_layout_engine("none")  # laid out by hand to fit exactly: figure_png needs no "tight" second pass
     ax = fig.add_axes((0, 0, 1, height / (height + top)))
     ax.imshow(canvas, interpolation="nearest")
     ax.axis("off")
@@ -397,6 +410,26 @@ def _canvas_figure(panels: list[tuple[np.ndarray, str]], title: str, gap: int = 
     if title:
         fig.text(0.5, 1, title, ha="center", va="top", fontsize=9)
     return fig, ax, lefts
+
+
+@functools.cache
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    """Matplotlib's own DejaVu Sans, so PIL-drawn views need no system font."""
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
+
+
+def _canvas_image(panels: list[tuple[np.ndarray, str]], title: str) -> tuple[Image.Image, list[int], int]:
+    """The panels as a PIL image, each titled; returns (image, lefts, top of the panels)."""
+    canvas, lefts = _lay_out(panels)
+    top = TITLE_SPACE if title else TITLE_SPACE // 2
+    image = Image.new("RGB", (canvas.shape[1], canvas.shape[0] + top), "white")
+    image.paste(Image.fromarray(np.round(canvas * 255).astype(np.uint8)), (0, top))
+    draw = ImageDraw.Draw(image)
+    for (panel, name), left in zip(panels, lefts, strict=True):
+        draw.text((left + panel.shape[1] / 2, top - 3), name, fill="black", font=_font(11), anchor="md")
+    if title:
+        draw.text((image.width / 2, 3), title, fill="black", font=_font(12), anchor="ma")
+    return image, lefts, top
 
 
 def _label_tiles(ax, labels: list[tuple[int, int, int]], left: int) -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from inception_lib import InceptionV2
-from inception_lib.explorer import figure_png
+from inception_lib.explorer import figure_png, image_png
 from inception_lib.explorers.features import feature_map_explorer
 from inception_lib.features import (
     ALL_BRANCHES,
@@ -15,7 +15,7 @@ from inception_lib.features import (
     FeatureMapView,
     channel_grid,
     channel_mosaic,
-    feature_figure,
+    feature_image,
     inception_blocks,
     statistics_figure,
     weight_change,
@@ -136,10 +136,11 @@ def test_channel_mosaic_scales_each_tile_and_leaves_gaps():
 def test_figures_change_with_the_channel(model3, photos):
     act = FeatureCache(model3).activations(photos, ["features.mixed_5.0"])["features.mixed_5.0"][0]
     photo = to_display(photos[0])
-    pngs = {figure_png(feature_figure(photo, act, channel, "mixed_5.0")) for channel in (0, 1, 17)}
-    assert len(pngs) == 3
+    views = [feature_image(photo, act, channel, "mixed_5.0") for channel in (0, 1, 17)]
+    assert len({image_png(view) for view in views}) == 3
+    assert views[0].size == views[2].size and views[0].height > photo.shape[0]  # titles above the panels
     with pytest.raises(ValueError, match=r"channel 288 is out of range.*0\.\.287"):
-        feature_figure(photo, act, 288, "mixed_5.0")
+        feature_image(photo, act, 288, "mixed_5.0")
     assert figure_png(channel_grid(act, range(8))) != figure_png(channel_grid(act, range(8, 16)))
 
 
