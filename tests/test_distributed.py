@@ -51,7 +51,7 @@ torch.save(result.model.state_dict(), os.path.join(sys.argv[1], f"rank{{os.envir
 
 
 BATCHNORM_SCRIPT = """
-import torch, torch.distributed as dist
+import pathlib, sys, torch, torch.distributed as dist
 from inception_lib.distributed import CPUSyncBatchNorm
 dist.init_process_group("gloo")
 rank = dist.get_rank()
@@ -67,7 +67,7 @@ assert torch.allclose(y, y_full[4 * rank : 4 * rank + 4], atol=1e-5), "output"
 assert torch.allclose(x_mine.grad, x_full.grad[4 * rank : 4 * rank + 4], atol=1e-5), "input gradient"
 for name in ("running_mean", "running_var"):
     assert torch.allclose(getattr(mine, name), getattr(full, name), atol=1e-5), name
-print("rank", rank, "agrees")
+pathlib.Path(sys.argv[1], f"rank{rank}.agrees").touch()  # a file each: the ranks' stdout lines can interleave
 dist.destroy_process_group()
 """
 
@@ -86,9 +86,9 @@ def _script(tmp_path) -> str:
 def test_cpu_sync_batchnorm_equals_batchnorm_on_the_whole_batch(tmp_path):
     script = tmp_path / "sync_bn.py"
     script.write_text(textwrap.dedent(BATCHNORM_SCRIPT))
-    result = _torchrun(str(script))
+    result = _torchrun(str(script), str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "rank 0 agrees" in result.stdout and "rank 1 agrees" in result.stdout
+    assert sorted(p.name for p in tmp_path.glob("*.agrees")) == ["rank0.agrees", "rank1.agrees"]
 
 
 def test_two_processes_match_one_with_the_global_batch(tmp_path):
