@@ -155,12 +155,17 @@ class AuxGradients:
 
 def aux_gradients(model: InceptionV2, images: Tensor, labels: Tensor, aux_weight: float = AUX_WEIGHT) -> AuxGradients:
     """How strongly, and in which direction, each loss pushes the features the auxiliary head sees."""
-    f = model.features
-    if f.aux is None:
+    if model.features.aux is None:
         raise ValueError("this model has no auxiliary head (built with aux_logits=False)")
-    grid = f.mixed_6(f.reduction_1(f.mixed_5(f.stem(images))))
-    main = F.cross_entropy(model.forward_head(f.mixed_7(f.reduction_2(grid))), labels)
-    aux = aux_weight * F.cross_entropy(f.aux(grid), labels)
+    captured: list[Tensor] = []  # the model's own forward pass, with mixed_6's output kept
+    hook = model.features.mixed_6.register_forward_hook(lambda module, inputs, output: captured.append(output))
+    try:
+        outputs = model(images, with_aux=True)
+    finally:
+        hook.remove()
+    (grid,) = captured
+    main = F.cross_entropy(outputs.logits, labels)
+    aux = aux_weight * F.cross_entropy(outputs.aux_logits, labels)
     (from_main,) = torch.autograd.grad(main, grid, retain_graph=True)
     (from_aux,) = torch.autograd.grad(aux, grid)
     return AuxGradients(
