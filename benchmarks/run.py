@@ -37,17 +37,17 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from inception_lib import InceptionV2  # noqa: E402
-from inception_lib.fast import (  # noqa: E402
+from inception_lib.analysis.costs import inference_mult_adds  # noqa: E402
+from inception_lib.analysis.summary import summarize  # noqa: E402
+from inception_lib.inference.fast_path import (  # noqa: E402
     BF16_TOLERANCE,
     FP32_TOLERANCE,
     InferenceModel,
-    inference_mult_adds,
-    measure_interleaved,
     optimize_for_inference,
     randomize_batchnorm_,
     relative_error,
 )
-from inception_lib.summary import summarize  # noqa: E402
+from inception_lib.inference.timing import measure_interleaved  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8")
@@ -290,9 +290,9 @@ def training(report: Report, rounds: int, batch: int = 8) -> None:
 
 def receptive_field(report: Report, rounds: int) -> None:
     try:
-        from inception_lib.receptive_field import analytic_receptive_fields
+        from inception_lib.analysis.rf import analytic_receptive_fields
     except ImportError as error:
-        report.add("Analytic receptive field", f"Not measured: `inception_lib.receptive_field` is missing ({error}).")
+        report.add("Analytic receptive field", f"Not measured: `inception_lib.analysis.rf` is missing ({error}).")
         return
     model = InceptionV2(num_classes=3, seed=0).eval()
     times = []

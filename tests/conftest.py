@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from inception_lib import InceptionV2
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGN_DOCUMENT = ROOT / "docs" / "design_document.md"
-
-torch.set_num_threads(max(1, torch.get_num_threads()))
 
 
 @pytest.fixture(scope="session")

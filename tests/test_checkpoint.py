@@ -13,8 +13,9 @@ import time
 import pytest
 import torch
 
-from inception_lib import checkpoint
-from inception_lib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from inception_lib.assets import files
+from inception_lib.training import checkpoint
+from inception_lib.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 from .conftest import ROOT
 
@@ -78,7 +79,7 @@ def test_a_failing_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch, fai
     if fail_in == "torch.save":
         monkeypatch.setattr(checkpoint.torch, "save", half_written_save)
     else:
-        monkeypatch.setattr(checkpoint.os, "fsync", failing_fsync)
+        monkeypatch.setattr(files.os, "fsync", failing_fsync)
     with pytest.raises(OSError):
         save_checkpoint(path, {"epoch": 2, "w": torch.zeros(100)})
     monkeypatch.undo()
@@ -163,3 +164,11 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
     _assert_identical(_comparable(load_checkpoint(victim_dir / "checkpoint.pt")), expected)
     metrics = (victim_dir / "metrics.jsonl").read_text().splitlines()
     assert len(metrics) == 3  # the killed epoch is not logged twice
+
+
+def test_a_written_file_gets_the_usual_permissions(tmp_path):
+    """Like a file opened for writing: readable by others as the umask allows, not mkstemp's 0600."""
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    written = files.atomic_write(tmp_path / "atomic.txt", b"x")
+    assert written.stat().st_mode == plain.stat().st_mode

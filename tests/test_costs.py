@@ -7,25 +7,19 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from inception_lib import GridReduction, InceptionModuleF5, InceptionModuleF6, InceptionModuleF7
-from inception_lib.costs import (
-    ZERO,
-    Cost,
-    branch_costs,
-    cost,
+from inception_lib.analysis.costs import ZERO, Cost, branch_costs, cost, stage_costs
+from inception_lib.analysis.factorization import factorize, factorize_5x5, factorize_asymmetric
+from inception_lib.analysis.reduction import grid_reduction_variants
+from inception_lib.analysis.shapes import trace
+from inception_lib.analysis.summary import summarize
+from inception_lib.draw.costs import (
     factorization_figure,
-    factorize,
-    factorize_5x5,
-    factorize_asymmetric,
     grid_reduction_figure,
-    grid_reduction_variants,
     render_factorization,
     render_grid_reduction,
     stage_cost_figure,
-    stage_costs,
 )
 from inception_lib.explorers import costs as cost_explorers
-from inception_lib.shapes import trace
-from inception_lib.summary import summarize
 
 
 @pytest.mark.parametrize(("channels", "grid"), [(64, 35), (192, 17), (7, 5)])

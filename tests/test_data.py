@@ -9,13 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
-from inception_lib.datasets import (
+from inception_lib.draw.training import plot_examples
+from inception_lib.training.data import (
     CLASSES,
     ImageFolderDataset,
     ShapesDataset,
     colour_baseline_accuracy,
     labels_of,
-    plot_examples,
     render_shape,
 )
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from inception_lib import GridReduction, InceptionModuleF5, InceptionModuleF6, InceptionModuleF7
-from inception_lib.summary import summarize
+from inception_lib.analysis.summary import summarize
 
 from .conftest import DESIGN_DOCUMENT
 

@@ -6,11 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from inception_lib.blocks import BasicConv2d, InceptionBranch
-from inception_lib.diagrams import block_input_shapes, branch_summary, draw_module, module_graph
-from inception_lib.modules import (
+from inception_lib.analysis.branches import block_input_shapes, branch_summary, module_graph
+from inception_lib.draw.diagrams import draw_module
+from inception_lib.model import (
+    BasicConv2d,
     GridReduction,
     InceptionBlock,
+    InceptionBranch,
     InceptionModuleF5,
     InceptionModuleF6,
     InceptionModuleF7,

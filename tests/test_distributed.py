@@ -12,8 +12,9 @@ import time
 import pytest
 import torch
 
-from inception_lib.recipe import TrainConfig
-from inception_lib.train import train
+from inception_lib.model.runtime import torch_threads
+from inception_lib.training.config import TrainConfig
+from inception_lib.training.loop import train
 
 from .conftest import ROOT
 
@@ -37,8 +38,8 @@ TOLERANCE = 1e-8
 
 SCRIPT = """
 import os, sys, torch
-from inception_lib.recipe import TrainConfig
-from inception_lib.train import train
+from inception_lib.training.config import TrainConfig
+from inception_lib.training.loop import train
 
 def crash(info):
     if info.rank == 1 and info.global_step == 0:
@@ -52,7 +53,7 @@ torch.save(result.model.state_dict(), os.path.join(sys.argv[1], f"rank{{os.envir
 
 BATCHNORM_SCRIPT = """
 import pathlib, sys, torch, torch.distributed as dist
-from inception_lib.distributed import CPUSyncBatchNorm
+from inception_lib.training.distributed import CPUSyncBatchNorm
 dist.init_process_group("gloo")
 rank = dist.get_rank()
 g = torch.Generator().manual_seed(0)
@@ -99,14 +100,16 @@ def test_two_processes_match_one_with_the_global_batch(tmp_path):
     for name in rank0:  # DDP averages gradients, SyncBatchNorm shares statistics: the ranks agree exactly
         assert torch.equal(rank0[name], rank1[name]), name
     # only rank 0 writes files (besides the per-rank weights this test saves)
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl", "rank0.pt", "rank1.pt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.pt",
+        "metrics.jsonl",
+        "rank0.pt",
+        "rank1.pt",
+        "weights.pt",
+    ]
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         single = train(TrainConfig.preset("cpu", out_dir=str(tmp_path / "single"), **{**TINY, "batch_size": 8}))
-    finally:
-        torch.set_num_threads(threads)
     reference = single.model.state_dict()
     worst = max(float((rank0[k].double() - reference[k].double()).abs().max()) for k in reference)
     assert worst < TOLERANCE, f"2 x 4 and 1 x 8 differ by up to {worst:.2e}"
@@ -128,5 +131,5 @@ def test_the_command_line_runs_under_torchrun(tmp_path):
     result = _torchrun("-m", "inception_lib", "train", *args, "--sync-bn", "--out-dir", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("checkpoint:") == 1  # rank 0 alone reports
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl", "weights.pt"]
     assert len(torch.load(out / "checkpoint.pt", weights_only=True)["rng"]) == 2  # both ranks' random states

@@ -8,14 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inception_lib.effective_rf import (
+from inception_lib.analysis.rf import (
+    Box,
     PathProbe,
+    analytic_receptive_fields,
     effective_receptive_field,
     measure_boxes,
-    small_inception,
-    train_small_inception,
 )
-from inception_lib.receptive_field import Box, analytic_receptive_fields
 
 from .test_receptive_field import Shifted, TorchvisionStyle, UnequalBranches
 
@@ -130,29 +129,6 @@ def test_effective_field_is_concentrated_inside_the_theoretical_one(model3):
         effective_receptive_field(model3, "mixed_5.0")
 
 
-@pytest.fixture
-def one_thread():
-    """Small layers gain nothing from a second thread; on a busy machine its wake-ups dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_small_inception_trains_deterministically(one_thread):
-    first, second = small_inception(seed=3), small_inception(seed=3)
-    assert all(
-        torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True)
-    )
-    before = first[-1].weight.clone()
-    losses = train_small_inception(first, steps=2, batch_size=4)
-    assert losses == train_small_inception(second, steps=2, batch_size=4)
-    assert not torch.equal(before, first[-1].weight) and not first.training
-    assert analytic_receptive_fields(first, 64)["5"].grid == (6, 6)
-    with pytest.raises(ValueError, match="batch_size"):
-        train_small_inception(first, steps=1, batch_size=1)
-
-
 def test_functional_convolution_is_followed():
     class Functional(nn.Module):
         def __init__(self) -> None:
@@ -167,22 +143,14 @@ def test_functional_convolution_is_followed():
     assert measure_boxes(nn.Sequential(Functional()), 15, [("0", (7, 5))]) == [rfs.box("0", 7, 5)]
 
 
-def test_shipped_small_inception_is_trained(one_thread):
-    from inception_lib.effective_rf import accuracy, trained_small_inception
-
-    model = trained_small_inception()
-    assert not model.training
-    assert accuracy(model, count=60, seed=7) > 0.9 > 0.5 > accuracy(small_inception(seed=0), count=60, seed=7)
-
-
 def test_figures_draw_one_panel_per_map(model3):
-    from inception_lib.effective_rf import erf_figure, support_figure
+    from inception_lib.draw.rf import erf_figure, support_figure
 
     rfs = analytic_receptive_fields(model3, 299)
     requests = [("features.stem.2", (73, 73)), ("features.mixed_5.0", (0, 0))]
     gradients = PathProbe(model3).gradients(299, requests)
     fig = support_figure(gradients, [rfs.box(n, *u) for n, u in requests], ["a", "b"])
     assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 1
-    erf = effective_receptive_field(small_inception(seed=0), "3", 64, samples=2)
+    erf = effective_receptive_field(model3, "features.mixed_5.0", 299, samples=1)
     fig = erf_figure([erf], ["random"])
     assert "% of |grad| in" in fig.axes[0].get_title()

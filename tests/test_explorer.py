@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from inception_lib.explorer import EXPLORER_CLASS, OUTPUT_CLASS, Explorer
+from inception_lib.explorers.base import EXPLORER_CLASS, OUTPUT_CLASS, Explorer
 
 
 def _line(k: int) -> Figure:
@@ -22,7 +23,16 @@ def test_control_change_rerenders_the_image():
     assert first.startswith(b"\x89PNG")
     explorer.controls["k"].value = 7  # what a user's drag does
     assert bytes(explorer.image.value) != first
-    assert explorer.last_seconds > 0
+
+
+def test_last_seconds_is_the_duration_of_the_latest_render():
+    def slow(k: int) -> str:
+        time.sleep(0.05 * k)
+        return str(k)
+
+    explorer = Explorer("slow", slow, {"k": widgets.IntText(value=0)})
+    explorer.set(k=2)
+    assert explorer.last_seconds >= 0.1  # a lower bound: sleeping can only take longer
 
 
 def test_html_render_and_set():

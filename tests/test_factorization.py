@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from inception_lib.explorers.factorization import asymmetric
-from inception_lib.factorization import (
+from inception_lib.analysis.factorization import (
     check_factorization,
     convolve_factorized,
     convolve_full,
     padding_share,
     rank_one_factors,
-    render_asymmetric,
 )
+from inception_lib.draw.costs import render_asymmetric
+from inception_lib.explorers.factorization import asymmetric
 
 
 def test_one_by_n_then_n_by_one_is_the_outer_product_kernel():

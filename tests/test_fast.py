@@ -10,26 +10,29 @@ import torch
 from torch import nn
 
 from inception_lib import InceptionV2
-from inception_lib.explorer import figure_png
+from inception_lib.analysis.costs import inference_mult_adds
+from inception_lib.analysis.factorization import conv_stack
+from inception_lib.analysis.summary import summarize
+from inception_lib.draw.encode import figure_png
+from inception_lib.draw.inference import memory_order_figure, throughput_html
 from inception_lib.explorers.fast import throughput_explorer
-from inception_lib.fast import (
-    ALL_SETTINGS,
+from inception_lib.inference.fast_path import (
     BF16_TOLERANCE,
-    EAGER,
     FP32_TOLERANCE,
-    FastPathTimings,
-    FastSettings,
     fold_batchnorm,
-    inference_mult_adds,
-    measure_fast_path,
-    measure_interleaved,
-    memory_order_figure,
     optimize_for_inference,
     randomize_batchnorm_,
     relative_error,
-    throughput_html,
 )
-from inception_lib.summary import summarize
+from inception_lib.inference.timing import (
+    ALL_SETTINGS,
+    EAGER,
+    FastPathTimings,
+    FastSettings,
+    measure_fast_path,
+    measure_interleaved,
+    time_modules,
+)
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +146,10 @@ def test_measure_interleaved_rotates_and_counts():
 
 def test_inference_mult_adds_skips_the_aux_head(small):
     without_aux = InceptionV2(num_classes=3, f5_repeats=1, f6_widths=(64,), aux_logits=False, seed=0)
-    expected = summarize(without_aux, (1, 3, 75, 75), depth=1).total_mult_adds
-    assert inference_mult_adds(small, 75) == expected  # at 75×75 the head could not even run
-    assert small.features.aux is not None  # counted on a copy
+    for size in (75, 299):  # at 299×299 the head could run, but eval-mode inference skips it
+        expected = summarize(without_aux, (1, 3, size, size), depth=1).total_mult_adds
+        assert inference_mult_adds(small, size) == expected
+    assert small.features.aux is not None
 
 
 def _timings() -> FastPathTimings:
@@ -164,9 +168,9 @@ def test_timings_arithmetic():
 
 def test_measure_fast_path_reports_every_setting(small):
     settings = [FastSettings(True, True, False)]  # eager is always added: speedups are relative to it
-    t = measure_fast_path(small, batch=1, size=75, rounds=1, settings=settings)
+    t = measure_fast_path(small, batch=1, size=75, rounds=1, settings=settings, mult_adds=7)
     assert set(t.seconds) == {EAGER, *settings} and all(s > 0 for s in t.seconds.values())
-    assert t.mult_adds == inference_mult_adds(small, 75)
+    assert t.mult_adds == 7 and t.gflops(EAGER) == pytest.approx(2 * 7 / t.seconds[EAGER] / 1e9)
 
 
 def test_throughput_html_follows_the_controls():
@@ -200,3 +204,18 @@ def test_throughput_explorer_redraws_on_each_control():
         explorer.set(**{name: value})
         seen.add(explorer.html.value)
     assert len(seen) == 5 and "<b>bf16</b>" in explorer.html.value
+
+
+def test_time_modules_times_each_module_and_leaves_meta_layers_alone():
+    calls: list[str] = []
+
+    class Counted(nn.Module):
+        def forward(self, x):
+            calls.append("counted")
+            return x
+
+    stack = conv_stack([(3, 3), (3, 3)], 8)  # the cost calculators' layers live on the meta device
+    times = time_modules({"stack": stack, "counted": Counted()}, (8, 9, 9), rounds=3)
+    assert list(times) == ["stack", "counted"] and all(t >= 0 for t in times.values())
+    assert len(calls) == 1 + 3  # one warm-up call, then one per round
+    assert all(p.is_meta for p in stack.parameters())

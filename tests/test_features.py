@@ -7,20 +7,11 @@ import pytest
 import torch
 
 from inception_lib import InceptionV2
-from inception_lib.explorer import figure_png, image_png
+from inception_lib.analysis.features import ALL_BRANCHES, FeatureCache, FeatureMaps, inception_blocks, weight_change
+from inception_lib.assets.images import image_batch, to_display
+from inception_lib.draw.encode import image_png
+from inception_lib.draw.features import FeatureMapView, channel_grid, channel_mosaic, feature_image, statistics_figure
 from inception_lib.explorers.features import feature_map_explorer
-from inception_lib.features import (
-    ALL_BRANCHES,
-    FeatureCache,
-    FeatureMapView,
-    channel_grid,
-    channel_mosaic,
-    feature_image,
-    inception_blocks,
-    statistics_figure,
-    weight_change,
-)
-from inception_lib.images import image_batch, to_display
 
 SIZE = 96  # small photos keep the forward passes quick; every module still runs
 
@@ -141,16 +132,16 @@ def test_figures_change_with_the_channel(model3, photos):
     assert views[0].size == views[2].size and views[0].height > photo.shape[0]  # titles above the panels
     with pytest.raises(ValueError, match=r"channel 288 is out of range.*0\.\.287"):
         feature_image(photo, act, 288, "mixed_5.0")
-    assert figure_png(channel_grid(act, range(8))) != figure_png(channel_grid(act, range(8, 16)))
+    assert image_png(channel_grid(act, range(8))) != image_png(channel_grid(act, range(8, 16)))
 
 
 @pytest.fixture(scope="module")
-def view(model3) -> FeatureMapView:
-    return FeatureMapView({"random": model3, "copy": model3}, image_names=["cat", "rocket"], size=SIZE)
+def maps(model3) -> FeatureMaps:
+    return FeatureMaps({"random": model3, "copy": model3}, image_names=["cat", "rocket"], size=SIZE)
 
 
-def test_explorer_links_branches_and_channels_and_renders_once_per_change(view):
-    explorer = feature_map_explorer(view, block="features.mixed_5.0")
+def test_explorer_links_branches_and_channels_and_renders_once_per_change(maps):
+    explorer = feature_map_explorer(maps, block="features.mixed_5.0")
     renders: list[dict] = []
     render = explorer.render
     explorer.render = lambda **values: renders.append(values) or render(**values)
@@ -170,10 +161,11 @@ def test_explorer_links_branches_and_channels_and_renders_once_per_change(view):
     explorer.set(block="features.mixed_7.0", branch="branch_pool", channel=5, image="rocket")
     assert len(renders) == 4 and controls["channel"].max == 191
     assert bytes(explorer.image.value) != before
-    assert all(cache.forward_calls == 1 for cache in view.caches.values())  # every click was a cache hit
+    assert all(cache.forward_calls == 1 for cache in maps.caches.values())  # every click was a cache hit
 
 
-def test_view_rejects_what_it_does_not_hold(view):
+def test_view_rejects_what_it_does_not_hold(maps):
+    view = FeatureMapView(maps)
     with pytest.raises(ValueError, match="no branch 'branch_5x5'"):
         view.render("cat", "features.mixed_7.0", "branch_5x5")
     with pytest.raises(ValueError, match="unknown image 'dog'; this view holds cat, rocket"):
@@ -181,18 +173,18 @@ def test_view_rejects_what_it_does_not_hold(view):
     with pytest.raises(ValueError, match="unknown weights 'trained'; choose from random, copy"):
         view.render("cat", "features.mixed_7.0", weights="trained")
     with pytest.raises(ValueError, match=r"unknown block 'features\.stem'"):
-        view.branch_options("features.stem")
+        maps.branch_options("features.stem")
 
 
-def test_statistics_summarize_each_block(view):
-    stats = view.statistics("random")
-    assert [s.block for s in stats] == [name.removeprefix("features.") for name in view.blocks]
-    act = view.caches["random"].activations(view.images, ["features.mixed_6.1"])["features.mixed_6.1"]
+def test_statistics_summarize_each_block(maps):
+    stats = maps.statistics("random")
+    assert [s.block for s in stats] == [name.removeprefix("features.") for name in maps.blocks]
+    act = maps.caches["random"].activations(maps.images, ["features.mixed_6.1"])["features.mixed_6.1"]
     one = stats[[s.block for s in stats].index("mixed_6.1")]
     assert one.mean == pytest.approx(act.mean().item())
     assert one.zero_fraction == pytest.approx((act == 0).float().mean().item())
     assert 0 <= one.dead_channels <= one.zero_fraction <= 1
-    fig = statistics_figure(view)
+    fig = statistics_figure(maps)
     assert [len(ax.lines) for ax in fig.axes] == [2, 4]  # two models: a mean line each; outputs + dead channels
 
 

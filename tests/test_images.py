@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from inception_lib import images
+from inception_lib.assets import images
 
 MAX_BYTES = 60_000
 MAX_SIDE = 400

@@ -4,7 +4,6 @@ kernels, strides, dilation, alignment, models other than ours, and errors."""
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 import torch
@@ -12,13 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from inception_lib import InceptionModuleF6, InceptionModuleF7, InceptionV2
-from inception_lib.receptive_field import (
-    Box,
-    ReceptiveField,
-    analytic_receptive_fields,
-    growth_figure,
-    low_resolution_variant,
-)
+from inception_lib.analysis.resolution import low_resolution_variant
+from inception_lib.analysis.rf import Box, ReceptiveField, analytic_receptive_fields
+from inception_lib.draw.rf import growth_figure
 
 
 def conv(k, s=1, p=0, d=1) -> nn.Conv2d:
@@ -208,10 +203,7 @@ def test_inception_modules_branches():
 
 
 def test_whole_model_is_aligned_and_matches_its_grids(model3):
-    start = time.perf_counter()
-    rfs = analytic_receptive_fields(model3, 299)
-    seconds = time.perf_counter() - start
-    assert seconds < 2, f"the whole model took {seconds:.2f} s"
+    rfs = analytic_receptive_fields(model3, 299)  # how long this takes is measured in `make bench`
     assert rfs.misaligned() == []
     assert rfs["features.stem"] == ReceptiveField((47, 47), (8, 8), (-10, -10), (35, 35))
     assert rfs.output == rfs["features.mixed_7.1"] and rfs.output.jump == (32, 32)
@@ -271,8 +263,10 @@ def test_trunk_and_layers(model3):
 
 
 def test_field_on_photo_view_and_explorer(model3):
+    from inception_lib.analysis.rf import unit_at
+    from inception_lib.draw.encode import photo_data_uri
+    from inception_lib.draw.rf import render_field_on_photo
     from inception_lib.explorers.receptive_field import field_on_photo
-    from inception_lib.receptive_field import photo_data_uri, render_field_on_photo, unit_at
 
     rfs = analytic_receptive_fields(model3, 299)
     photo = photo_data_uri(torch.rand(299, 299, 3).numpy())
@@ -290,7 +284,6 @@ def test_field_on_photo_view_and_explorer(model3):
     before = explorer.html.value
     explorer.set(layer="features.mixed_7.1", row=0.0)
     assert explorer.html.value != before and "features.mixed_7.1" in explorer.html.value
-    assert explorer.last_seconds < 0.5
 
 
 def test_growth_figure(model3):
@@ -316,7 +309,7 @@ def test_low_resolution_variants_keep_the_grids(model3):
 
 
 def test_cli_prints_the_trunk_table(capsys):
-    from inception_lib.__main__ import main
+    from inception_lib.cli import main
 
     assert main(["rf", "--input-size", "299"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -10,19 +10,10 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from inception_lib import InceptionModuleF7, InceptionV2
+from inception_lib.analysis.shapes import TableRow, layer_table, shape_flow, size_verdict, trace, weightless_copy
+from inception_lib.analysis.summary import summarize
+from inception_lib.draw.shapes import flow_figure, render_shape_flow, rows_html
 from inception_lib.explorers.shapes import resolution
-from inception_lib.shapes import (
-    TableRow,
-    flow_figure,
-    layer_table,
-    render_shape_flow,
-    rows_html,
-    shape_flow,
-    size_verdict,
-    trace,
-    weightless_copy,
-)
-from inception_lib.summary import summarize
 
 from .conftest import DESIGN_DOCUMENT
 

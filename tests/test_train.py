@@ -11,13 +11,15 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from inception_lib import train as train_module
-from inception_lib.checkpoint import load_checkpoint
-from inception_lib.datasets import CLASSES, ShapesDataset
-from inception_lib.evaluation import evaluate, plot_confusion
-from inception_lib.history import plot_history, read_metrics
-from inception_lib.recipe import TrainConfig
-from inception_lib.train import build_model, check_bf16, train
+from inception_lib.draw.training import plot_confusion, plot_history
+from inception_lib.model.runtime import torch_threads
+from inception_lib.training import loop as train_module
+from inception_lib.training.checkpoint import load_checkpoint
+from inception_lib.training.config import TrainConfig
+from inception_lib.training.data import CLASSES, ShapesDataset
+from inception_lib.training.evaluation import evaluate
+from inception_lib.training.loop import build_model, check_bf16, train
+from inception_lib.training.metrics import read_metrics
 
 from .conftest import ROOT
 
@@ -25,10 +27,8 @@ from .conftest import ROOT
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny batches gain nothing from a second thread, and a busy machine makes OpenMP threads wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 def tiny(tmp_path, **overrides) -> TrainConfig:

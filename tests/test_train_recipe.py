@@ -10,8 +10,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from inception_lib import InceptionOutputs
-from inception_lib.datasets import ShapesDataset, labels_of
-from inception_lib.losses import (
+from inception_lib.analysis.sensitivity import input_sensitivity
+from inception_lib.model.runtime import torch_threads
+from inception_lib.training.config import TrainConfig
+from inception_lib.training.data import ShapesDataset, labels_of
+from inception_lib.training.loop import build_model
+from inception_lib.training.losses import (
     AUX_WEIGHT,
     inception_loss,
     loss_at_gap,
@@ -19,9 +23,7 @@ from inception_lib.losses import (
     smooth_targets,
     smoothed_cross_entropy,
 )
-from inception_lib.recipe import TrainConfig, build_ema, build_optimizer, build_scheduler, ema_decay_at, lr_factor
-from inception_lib.sensitivity import input_sensitivity
-from inception_lib.train import build_model
+from inception_lib.training.optimization import build_ema, build_optimizer, build_scheduler, ema_decay_at, lr_factor
 
 
 def test_smoothed_targets_follow_the_formula():
@@ -126,17 +128,13 @@ def test_bn_shift_calms_the_freshly_initialized_network():
     percent; a shift of 1 makes the network ~10x calmer and its gradient stable."""
     data = ShapesDataset(8, 75, seed=0)
     images, labels = torch.stack([data[i][0] for i in range(8)]), labels_of(data)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         results = {
             shift: input_sensitivity(
                 build_model(TrainConfig.preset("cpu", bn_shift=shift, zero_head=False), 3), images, labels
             )
             for shift in (0.0, 1.0)
         }
-    finally:
-        torch.set_num_threads(threads)
     chaotic, calm = results[0.0], results[1.0]
     assert chaotic.feature_change > 0.1 and calm.feature_change < chaotic.feature_change / 10
     assert calm.gradient_cosine > 0.9 > chaotic.gradient_cosine

@@ -7,19 +7,11 @@ import torch
 from matplotlib.figure import Figure
 
 from inception_lib import InceptionV2
+from inception_lib.draw.training import compare_runs, plot_epoch, plot_history, plot_label_smoothing, preset_table
 from inception_lib.explorers.training import EXPLORERS, label_smoothing_explorer, run_explorer
-from inception_lib.history import (
-    compare_runs,
-    plot_epoch,
-    plot_history,
-    read_metrics,
-    recorded_run,
-    recorded_runs,
-    write_metrics,
-)
-from inception_lib.losses import aux_gradients, logit_gap_trajectory, optimal_logit_gap, plot_label_smoothing
-from inception_lib.recipe import preset_table
-from inception_lib.train import torchrun_command
+from inception_lib.training.distributed import torchrun_command
+from inception_lib.training.losses import aux_gradients, logit_gap_trajectory, optimal_logit_gap
+from inception_lib.training.metrics import read_metrics, recorded_run, recorded_runs, write_metrics
 
 
 def _history(epochs: int = 3) -> list[dict]:
@@ -63,8 +55,9 @@ def test_plots_from_a_history():
 def test_recorded_cpu_run_backs_the_documented_claim():
     assert "cpu" in recorded_runs()
     run = recorded_run("cpu")
-    reached = [r for r in run if r["val_acc_ema"] >= 0.9]
-    assert reached and reached[0]["seconds"] < 600  # >= 90 % on held-out images within 10 minutes
+    # The log is data shipped with the library: >= 90 % on held-out images within its first 10 minutes.
+    within_ten_minutes = [r for r in run if r["val_acc_ema"] >= 0.9 and r["seconds"] < 600]
+    assert within_ten_minutes
     with pytest.raises(ValueError, match="unknown recorded run 'gpu'"):
         recorded_run("gpu")
 

@@ -1,5 +1,7 @@
 """Interactive explorers, one module per topic, each a thin ``Explorer`` over a tested tool.
 
+Layer rule: the only users of ipywidgets; may import every other layer except ``cli``.
+
 Every topic module defines ``EXPLORERS``: a name -> zero-argument factory that builds the explorer
 a notebook shows. ``all_explorers()`` gathers them, for the latency benchmark and the tests.
 """
@@ -10,7 +12,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 
-from ..explorer import Explorer
+from .base import Explorer
 
 
 def all_explorers() -> dict[str, Callable[[], Explorer]]:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from ..costs import render_factorization, render_grid_reduction
-from ..explorer import Explorer
+from ..draw.costs import render_factorization, render_grid_reduction
+from .base import Explorer
 
 
 def _slider(description: str, value: int, low: int, high: int, step: int = 1) -> widgets.IntSlider:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from ..explorer import Explorer
-from ..factorization import render_asymmetric
+from ..draw.costs import render_asymmetric
+from .base import Explorer
 
 
 def asymmetric() -> Explorer:

@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from ..explorer import Explorer
-from ..fast import METRICS, FastPathTimings, measure_fast_path, throughput_html
+from ..analysis.costs import inference_mult_adds
+from ..draw.inference import METRICS, throughput_html
+from ..inference.timing import FastPathTimings, measure_fast_path
 from ..model import InceptionV2
+from .base import Explorer
 
 
 def throughput_explorer(timings: FastPathTimings | None = None) -> Explorer:
@@ -18,7 +20,8 @@ def throughput_explorer(timings: FastPathTimings | None = None) -> Explorer:
     model when ``timings`` is None), so moving a control only redraws.
     """
     if timings is None:
-        timings = measure_fast_path(InceptionV2(num_classes=3, seed=0).eval())
+        model = InceptionV2(num_classes=3, seed=0).eval()
+        timings = measure_fast_path(model, mult_adds=inference_mult_adds(model))
 
     def render(fold_bn: bool, channels_last: bool, bf16: bool, metric: str):
         return throughput_html(timings, fold_bn=fold_bn, channels_last=channels_last, bf16=bf16, metric=metric)

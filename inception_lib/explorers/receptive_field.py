@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from ..explorer import Explorer
-from ..images import list_images, load_image, preprocess, to_display
+from ..analysis.rf import analytic_receptive_fields
+from ..assets.images import list_images, load_image, preprocess, to_display
+from ..draw.encode import photo_data_uri
+from ..draw.rf import render_field_on_photo
 from ..model import InceptionV2
-from ..receptive_field import analytic_receptive_fields, photo_data_uri, render_field_on_photo
+from .base import Explorer
 
 IMAGE_SIZE = 299
 

@@ -7,9 +7,9 @@ from functools import partial
 
 import ipywidgets as widgets
 
-from ..explorer import Explorer
+from ..draw.shapes import render_shape_flow
 from ..model import InceptionV2
-from ..shapes import render_shape_flow
+from .base import Explorer
 
 
 def resolution(model: InceptionV2 | None = None) -> Explorer:

@@ -7,10 +7,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..datasets import CLASSES
-from ..explorer import Explorer
-from ..history import plot_epoch, recorded_run
-from ..losses import LABEL_SMOOTHING, plot_label_smoothing
+from ..draw.training import plot_epoch, plot_label_smoothing
+from ..training.data import CLASSES
+from ..training.losses import LABEL_SMOOTHING
+from ..training.metrics import recorded_run
+from .base import Explorer
 
 
 def label_smoothing_explorer() -> Explorer:

@@ -15,7 +15,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Locator, Page, Playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from inception_lib.explorer import EXPLORER_CLASS, OUTPUT_CLASS
+from inception_lib.explorers.base import EXPLORER_CLASS, OUTPUT_CLASS
 
 from .lab_server import LabServer
 

@@ -1,0 +1,190 @@
+"""Training drawn: label smoothing's targets and loss, free logits, example images, confusion
+matrices, learning curves, one epoch of a recorded run, and the presets as a table."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from typing import Any
+
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from ..training.config import PRESETS, TrainConfig
+from ..training.data import ImageFolderDataset, ShapesDataset
+from ..training.losses import (
+    LABEL_SMOOTHING,
+    check_epsilon,
+    logit_gap_trajectory,
+    loss_at_gap,
+    optimal_logit_gap,
+    smooth_targets,
+)
+
+
+def plot_label_smoothing(epsilon: float = LABEL_SMOOTHING, num_classes: int = 3) -> Figure:
+    """Left: the target distribution q' for one example. Right: loss against the logit gap, with and
+    without smoothing, and the finite optimum that smoothing creates."""
+    check_epsilon(epsilon)
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    targets_ax, loss_ax = fig.subplots(1, 2, width_ratios=(1, 1.6))
+    shown = min(num_classes, 10)
+    target = smooth_targets(torch.tensor([0]), num_classes, epsilon)[0, :shown]
+    targets_ax.bar(range(shown), [1.0] + [0.0] * (shown - 1), color="lightgrey", label="one-hot δ")
+    targets_ax.bar(range(shown), target.numpy(), width=0.5, color="tab:blue", label=f"q' (ε = {epsilon:.2f})")
+    targets_ax.set(xlabel="class" + (" (first 10)" if num_classes > shown else ""), ylabel="target probability")
+    targets_ax.set(ylim=(0, 1.05), xticks=range(shown), title=f"targets, K = {num_classes}")
+    targets_ax.legend(fontsize=8)
+    gaps = torch.linspace(0, 15, 301)
+    loss_ax.plot(gaps, loss_at_gap(gaps, num_classes, 0.0), color="grey", ls="--", label="ε = 0 (keeps falling)")
+    loss_ax.plot(gaps, loss_at_gap(gaps, num_classes, epsilon), color="tab:blue", label=f"ε = {epsilon:.2f}")
+    best = optimal_logit_gap(num_classes, epsilon)
+    if math.isfinite(best) and best <= float(gaps[-1]):
+        low = float(loss_at_gap(torch.tensor(best), num_classes, epsilon))
+        loss_ax.plot([best], [low], "o", color="tab:red", label=f"optimum: gap {best:.2f}")
+    loss_ax.set(xlabel="logit gap (correct minus each other class)", ylabel="cross-entropy", title="loss")
+    loss_ax.legend(fontsize=8)
+    loss_ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_logit_gaps(epsilons: Sequence[float], num_classes: int = 3, steps: int = 300) -> Figure:
+    """``logit_gap_trajectory`` for several ε, with each finite optimum as a dotted line."""
+    fig = Figure(figsize=(6, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    for epsilon in epsilons:
+        line = ax.plot(logit_gap_trajectory(epsilon, num_classes, steps), label=f"ε = {epsilon:g}")[0]
+        best = optimal_logit_gap(num_classes, epsilon)
+        if math.isfinite(best):
+            ax.axhline(best, color=line.get_color(), ls=":", lw=1)
+    ax.set(xlabel="gradient step", ylabel="logit gap", title=f"free logits, K = {num_classes} (dotted: optimum)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def compare_runs(runs: Mapping[str, Sequence[dict[str, Any]]], key: str = "val_acc_ema", title: str = "") -> Figure:
+    """One metric per epoch for several runs, e.g. with and without label smoothing."""
+    fig = Figure(figsize=(6, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    for name, history in runs.items():
+        ax.plot([r["epoch"] for r in history], [r[key] for r in history], "-o", markersize=3, label=name)
+    ax.set(xlabel="epoch", ylabel=key.replace("_", " "), title=title or key.replace("_", " "))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_history(history: Sequence[dict[str, Any]], title: str = "") -> Figure:
+    """Loss and accuracy per epoch (training, validation, validation of the weight average)."""
+    if not history:
+        raise ValueError("history is empty: train for at least one epoch first")
+    epochs = [r["epoch"] for r in history]
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for key, label, style in (("train_loss", "training", "-"), ("val_loss", "validation", "-o")):
+        loss_ax.plot(epochs, [r[key] for r in history], style, label=label, markersize=3)
+    for key, label, style in (
+        ("train_acc", "training", "-"),
+        ("val_acc", "validation", "-o"),
+        ("val_acc_ema", "validation, weight average", "--s"),
+    ):
+        acc_ax.plot(epochs, [r[key] for r in history], style, label=label, markersize=3)
+    acc_ax.axhline(1 / history[0].get("num_classes", 3), color="grey", lw=0.8, ls=":", label="chance")
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
+    for ax in (loss_ax, acc_ax):
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_epoch(
+    history: Sequence[dict[str, Any]], epoch: int, average: bool = True, classes: Sequence[str] = ()
+) -> Figure:
+    """Validation accuracy up to ``epoch`` and that epoch's confusion matrix, for the raw weights or their average."""
+    epochs = [r["epoch"] for r in history]
+    if epoch not in epochs:
+        raise ValueError(f"epoch {epoch} is not in this history (epochs {epochs[0]}..{epochs[-1]})")
+    suffix = "_ema" if average else ""
+    record = history[epochs.index(epoch)]
+    confusion = torch.tensor(record[f"confusion{suffix}"])
+    names = list(classes) or [str(k) for k in range(len(confusion))]
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    curve_ax, matrix_ax = fig.subplots(1, 2, width_ratios=(1.6, 1))
+    curve_ax.plot(epochs, [r[f"val_acc{suffix}"] for r in history], "-o", markersize=3, color="tab:blue")
+    curve_ax.axvline(epoch, color="tab:red", lw=1)
+    curve_ax.axhline(1 / len(names), color="grey", lw=0.8, ls=":", label="chance")
+    curve_ax.set(
+        xlabel="epoch",
+        ylabel="validation accuracy",
+        ylim=(0, 1.02),
+        title="weight average" if average else "raw weights",
+    )
+    curve_ax.grid(alpha=0.3)
+    curve_ax.legend(fontsize=8)
+    draw_confusion(matrix_ax, confusion, names)
+    matrix_ax.set_title(f"epoch {epoch}: accuracy {record[f'val_acc{suffix}']:.1%}")
+    return fig
+
+
+def draw_confusion(ax: Axes, confusion: Tensor, classes: Sequence[str]) -> None:
+    """Draw ``confusion`` as a heat map with counts on ``ax`` (rows: true class, columns: predicted)."""
+    k = len(classes)
+    if tuple(confusion.shape) != (k, k):
+        raise ValueError(f"confusion has shape {tuple(confusion.shape)}, expected ({k}, {k}) for classes {classes}")
+    ax.imshow(confusion.numpy(), cmap="Blues", vmin=0)
+    peak = int(confusion.max()) if confusion.numel() else 0
+    for i in range(k):
+        for j in range(k):
+            value = int(confusion[i, j])
+            ax.text(j, i, str(value), ha="center", va="center", color="white" if value > peak / 2 else "black")
+    ax.set(xticks=range(k), yticks=range(k), xticklabels=classes, yticklabels=classes)
+    ax.set(xlabel="predicted", ylabel="true")
+
+
+def plot_confusion(confusion: Tensor, classes: Sequence[str], title: str = "confusion matrix") -> Figure:
+    """The confusion matrix as a figure."""
+    fig = Figure(figsize=(3.6, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    draw_confusion(ax, confusion, classes)
+    ax.set_title(title)
+    return fig
+
+
+def plot_examples(dataset: ShapesDataset | ImageFolderDataset, count: int = 12, columns: int = 6) -> Figure:
+    """The first ``count`` images of a dataset with their class names."""
+    count = min(count, len(dataset))
+    rows = math.ceil(count / columns)
+    # About one screen pixel per image pixel: noisy images make large PNGs when scaled up.
+    fig = Figure(figsize=(1.2 * columns, 1.4 * rows), dpi=80, layout="constrained")
+    for i, ax in enumerate(fig.subplots(rows, columns, squeeze=False).flat):
+        ax.axis("off")
+        if i < count:
+            ax.imshow(dataset.image(i))
+            ax.set_title(dataset.classes[dataset.label(i)], fontsize=9)
+    return fig
+
+
+def preset_table(*names: str) -> str:
+    """HTML table of the options in which the named presets differ (all presets by default)."""
+    names = names or tuple(PRESETS)
+    configs = [TrainConfig.preset(name) for name in names]
+    rows = [
+        f.name
+        for f in fields(TrainConfig)
+        if f.name != "out_dir" and len({repr(getattr(c, f.name)) for c in configs}) > 1
+    ]
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    body = "".join(
+        f"<tr><td><code>{r}</code></td>" + "".join(f"<td>{getattr(c, r)}</td>" for c in configs) + "</tr>" for r in rows
+    )
+    return f"<table><tr><th>option</th>{head}</tr>{body}</table>"
