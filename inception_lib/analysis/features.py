@@ -4,7 +4,10 @@
 so a widget that flips between modules, branches and channels runs the network once per image
 batch, not once per click. ``FeatureMaps`` holds the bundled photos and one cache per model (e.g.
 random and trained weights) and answers per block, branch and channel; ``statistics`` and
-``weight_change`` summarize how the models differ block by block. ``draw.features`` draws them.
+``weight_change`` summarize how the models differ block by block. What a channel responds to:
+``strongest_channels`` (peak, where, how far the response spreads), ``edge_alignment`` (does the map
+follow the photo's edges), ``response_summary`` (both, per block) and ``class_evidence`` (where on
+the grid the classifier's evidence comes from). ``draw.features`` draws them.
 
 >>> cache = FeatureCache(InceptionV2(num_classes=3, seed=0))
 >>> acts = cache.activations(image_batch(), ["features.mixed_7.0"])   # {name: (N, 2048, 8, 8)}
@@ -19,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..assets.images import IMAGE_SIZE, image_batch, list_images
@@ -237,3 +241,126 @@ def weight_change(before: nn.Module, after: nn.Module, names: Iterable[str]) -> 
             raise ValueError(f"{name} differs in shape between the two models: {old.numel()} vs {new.numel()} values")
         changes[name] = ((new - old).norm() / old.norm()).item()
     return changes
+
+
+# --- what a channel responds to: where its strongest responses are, how far they spread, whether
+# they follow the edges of the photo, and where the classifier's evidence comes from.
+
+
+@dataclass(frozen=True)
+class ChannelResponse:
+    """One channel's response to one image: its peak, where the peak is, and how far the response spreads."""
+
+    channel: int
+    peak: float  # largest value on the grid
+    row: int  # grid position of the peak
+    col: int
+    extent: float  # share of grid positions at or above half the peak (0 for a silent channel)
+
+
+def response_extent(activation: Tensor) -> Tensor:
+    """(..., C): share of the grid positions at which each channel of ``activation`` (..., C, H, W)
+    reaches at least half its own peak; 0 for a channel that is zero everywhere."""
+    peak = activation.amax(dim=(-2, -1), keepdim=True)
+    share = (activation >= 0.5 * peak).float().mean(dim=(-2, -1))
+    return torch.where(peak[..., 0, 0] > 0, share, torch.zeros_like(share))
+
+
+def strongest_channels(activation: Tensor, count: int = 8) -> list[ChannelResponse]:
+    """The ``count`` channels of one image's (C, H, W) output with the highest peaks, strongest first."""
+    if activation.dim() != 3:
+        raise ValueError(f"expected one image's activation (C, H, W), got shape {tuple(activation.shape)}")
+    if not 1 <= count <= activation.shape[0]:
+        raise ValueError(f"count must be within 1..{activation.shape[0]} (the channels), got {count}")
+    flat = activation.flatten(1)
+    peaks, where = flat.max(dim=1)
+    extents = response_extent(activation)
+    width = activation.shape[2]
+    return [
+        ChannelResponse(c, float(peaks[c]), int(where[c]) // width, int(where[c]) % width, float(extents[c]))
+        for c in peaks.topk(count).indices.tolist()
+    ]
+
+
+_SOBEL = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+
+
+def edge_strength(images: Tensor, size: int) -> Tensor:
+    """(N, size, size): how steeply the grey level changes around each place of each image of
+    ``images`` (N, 3, H, W), as the Sobel gradient magnitude averaged onto a size × size grid (the
+    grid of the block it is compared with)."""
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected images of shape (N, 3, H, W), got {tuple(images.shape)}")
+    if not 1 <= size <= min(images.shape[2:]):
+        raise ValueError(f"size must be within 1..{min(images.shape[2:])} (the image side), got {size}")
+    # Replicate the border: zero padding would invent an edge around every image.
+    grey = F.pad(images.float().mean(dim=1, keepdim=True), (1, 1, 1, 1), mode="replicate")
+    kernel = _SOBEL.view(1, 1, 3, 3)
+    dx, dy = F.conv2d(grey, kernel), F.conv2d(grey, kernel.transpose(2, 3))
+    return F.adaptive_avg_pool2d((dx**2 + dy**2).sqrt(), size)[:, 0]
+
+
+def edge_alignment(activations: Tensor, images: Tensor) -> Tensor:
+    """(N, C): correlation over the grid positions between each channel map of ``activations``
+    (N, C, H, W) and the edge strength of its image; 0 for a channel that is constant on the grid."""
+    if activations.dim() != 4 or activations.shape[0] != images.shape[0]:
+        raise ValueError(
+            f"expected activations (N, C, H, W) for the {images.shape[0]} images, got {tuple(activations.shape)}"
+        )
+    maps = activations.float().flatten(2)
+    edges = edge_strength(images, activations.shape[2]).flatten(1)[:, None, :]
+    maps, edges = maps - maps.mean(dim=2, keepdim=True), edges - edges.mean(dim=2, keepdim=True)
+    scale = maps.norm(dim=2) * edges.norm(dim=2)
+    return torch.where(scale > 0, (maps * edges).sum(dim=2) / scale.clamp_min(1e-12), torch.zeros_like(scale))
+
+
+@dataclass(frozen=True)
+class BlockResponses:
+    """How one block's channels respond to a batch of photos (``response_summary``)."""
+
+    block: str
+    grid: int  # side of the block's output grid
+    extent: float  # mean extent of each photo's strongest channels
+    edge_share: float  # share of channels whose map follows the photos' edges (mean correlation above the threshold)
+    best_edge: float  # the highest mean correlation of any channel with the edges
+
+
+def response_summary(
+    maps: FeatureMaps, weights: str | None = None, count: int = 8, threshold: float = 0.3
+) -> list[BlockResponses]:
+    """Per block, in network order: how far the ``count`` strongest channels of each photo spread
+    (``response_extent``) and how many channels follow the photos' edges (``edge_alignment``,
+    averaged over the photos, above ``threshold``)."""
+    rows = []
+    for block in maps.blocks:
+        act = maps._cache(weights).activations(maps.images, [block])[block]
+        extents = [sum(r.extent for r in strongest_channels(a, count)) / count for a in act]
+        alignment = edge_alignment(act, maps.images).mean(dim=0)
+        rows.append(
+            BlockResponses(
+                block.removeprefix("features."),
+                act.shape[-1],
+                sum(extents) / len(extents),
+                float((alignment > threshold).float().mean()),
+                float(alignment.max()),
+            )
+        )
+    return rows
+
+
+def class_evidence(model: nn.Module, images: Tensor) -> Tensor:
+    """(N, K, H, W): each class's share of the logit at every position of the last block's grid.
+
+    The head averages the last block's output over the grid and applies one linear layer, so
+    ``fc(A[:, :, h, w])`` at each position averages exactly to the logits (dropout is off in eval
+    mode): the map shows where on the grid the evidence for each class comes from (a "class
+    activation map", Zhou et al., CVPR 2016). ``model`` needs ``forward_features``, a global
+    average pool ``avgpool`` and a linear ``fc``, as ``InceptionV2`` has.
+    """
+    fc, pool = getattr(model, "fc", None), getattr(model, "avgpool", None)
+    global_pool = isinstance(pool, nn.AdaptiveAvgPool2d) and pool.output_size in (1, (1, 1))
+    if not isinstance(fc, nn.Linear) or not global_pool:
+        raise ValueError(f"{type(model).__name__} has no global-average-pool + linear head (avgpool, fc)")
+    with torch.no_grad(), evaluating(model):
+        features = model.forward_features(images)
+    return torch.einsum("kc,nchw->nkhw", fc.weight, features) + fc.bias[None, :, None, None]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import Field, fields
 from typing import Any
 
 import torch
@@ -69,13 +69,35 @@ def plot_logit_gaps(epsilons: Sequence[float], num_classes: int = 3, steps: int 
     return fig
 
 
-def compare_runs(runs: Mapping[str, Sequence[dict[str, Any]]], key: str = "val_acc_ema", title: str = "") -> Figure:
-    """One metric per epoch for several runs, e.g. with and without label smoothing."""
-    fig = Figure(figsize=(6, 3.4), layout="constrained")
+# Pixels per inch of the figures here, and the largest side of an example image on screen: stored
+# notebook outputs stay small.
+STORED_DPI = 80
+EXAMPLE_PIXELS = 64
+# How the metrics log's keys read on an axis.
+METRIC_LABELS = {
+    "train_loss": "training loss",
+    "train_acc": "training accuracy",
+    "val_loss": "held-out loss (plain cross-entropy)",
+    "val_acc": "held-out accuracy",
+    "val_loss_ema": "held-out loss, weight average (plain cross-entropy)",
+    "val_acc_ema": "held-out accuracy, weight average",
+}
+
+
+def compare_runs(
+    runs: Mapping[str, Sequence[dict[str, Any]]], key: str = "val_acc_ema", title: str = "", label: str = ""
+) -> Figure:
+    """One metric per epoch for several runs, e.g. with and without label smoothing; the y axis reads
+    ``label``, by default the metric's name in ``METRIC_LABELS``."""
+    missing = [name for name, history in runs.items() if any(key not in r for r in history)]
+    if missing:
+        raise ValueError(f"runs {missing} have no {key!r} in every epoch; keys of a record: {sorted(METRIC_LABELS)}")
+    label = label or METRIC_LABELS.get(key, key)
+    fig = Figure(figsize=(6, 3.4), dpi=STORED_DPI, layout="constrained")
     ax = fig.add_subplot()
     for name, history in runs.items():
         ax.plot([r["epoch"] for r in history], [r[key] for r in history], "-o", markersize=3, label=name)
-    ax.set(xlabel="epoch", ylabel=key.replace("_", " "), title=title or key.replace("_", " "))
+    ax.set(xlabel="epoch", ylabel=label, title=title or label)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
@@ -86,7 +108,7 @@ def plot_history(history: Sequence[dict[str, Any]], title: str = "") -> Figure:
     if not history:
         raise ValueError("history is empty: train for at least one epoch first")
     epochs = [r["epoch"] for r in history]
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    fig = Figure(figsize=(9, 3.4), dpi=STORED_DPI, layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
     for key, label, style in (("train_loss", "training", "-"), ("val_loss", "validation", "-o")):
         loss_ax.plot(epochs, [r[key] for r in history], style, label=label, markersize=3)
@@ -153,7 +175,7 @@ def draw_confusion(ax: Axes, confusion: Tensor, classes: Sequence[str]) -> None:
 
 def plot_confusion(confusion: Tensor, classes: Sequence[str], title: str = "confusion matrix") -> Figure:
     """The confusion matrix as a figure."""
-    fig = Figure(figsize=(3.6, 3.2), layout="constrained")
+    fig = Figure(figsize=(3.6, 3.2), dpi=STORED_DPI, layout="constrained")
     ax = fig.add_subplot()
     draw_confusion(ax, confusion, classes)
     ax.set_title(title)
@@ -164,27 +186,41 @@ def plot_examples(dataset: ShapesDataset | ImageFolderDataset, count: int = 12, 
     """The first ``count`` images of a dataset with their class names."""
     count = min(count, len(dataset))
     rows = math.ceil(count / columns)
-    # About one screen pixel per image pixel: noisy images make large PNGs when scaled up.
-    fig = Figure(figsize=(1.2 * columns, 1.4 * rows), dpi=80, layout="constrained")
+    # At most one screen pixel per image pixel: noisy images make large PNGs when scaled up.
+    side = min(EXAMPLE_PIXELS, max(dataset.image(0).size)) / STORED_DPI
+    fig = Figure(figsize=(1.15 * side * columns, (1.15 * side + 0.25) * rows), dpi=STORED_DPI, layout="constrained")
     for i, ax in enumerate(fig.subplots(rows, columns, squeeze=False).flat):
         ax.axis("off")
         if i < count:
-            ax.imshow(dataset.image(i))
+            ax.imshow(dataset.image(i), interpolation="antialiased")
             ax.set_title(dataset.classes[dataset.label(i)], fontsize=9)
     return fig
 
 
 def preset_table(*names: str) -> str:
-    """HTML table of the options in which the named presets differ (all presets by default)."""
+    """HTML table of the options in which the named presets differ (all presets by default).
+
+    A value equal to ``TrainConfig``'s default (the ``paper`` preset's) carries, in brackets, the
+    source of that default (the field's ``source`` metadata: a section of the paper, TF-slim, …);
+    the other values are the presets' own choices.
+    """
     names = names or tuple(PRESETS)
     configs = [TrainConfig.preset(name) for name in names]
     rows = [
-        f.name
-        for f in fields(TrainConfig)
-        if f.name != "out_dir" and len({repr(getattr(c, f.name)) for c in configs}) > 1
+        f for f in fields(TrainConfig) if f.name != "out_dir" and len({repr(getattr(c, f.name)) for c in configs}) > 1
     ]
+
+    def cell(config: TrainConfig, f: Field) -> str:
+        value = getattr(config, f.name)
+        source = f" <small>({html.escape(f.metadata['source'])})</small>" if value == f.default else ""
+        return f"<td>{html.escape(str(value))}{source}</td>"
+
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    body = "".join(
-        f"<tr><td><code>{r}</code></td>" + "".join(f"<td>{getattr(c, r)}</td>" for c in configs) + "</tr>" for r in rows
+    body = "".join(f"<tr><td><code>{f.name}</code></td>" + "".join(cell(c, f) for c in configs) + "</tr>" for f in rows)
+    note = (
+        "<caption style='caption-side:bottom;text-align:left'>In brackets: where the default (the paper "
+        "preset's value) comes from. §: a section of the paper; TF-slim: its Inception v3 training defaults; "
+        "TF Inception code: TensorFlow's older Inception training code; PyTorch: its default; course: this "
+        "library's choice. Values without brackets are the other presets' own choices.</caption>"
     )
-    return f"<table><tr><th>option</th>{head}</tr>{body}</table>"
+    return f"<table>{note}<tr><th>option</th>{head}</tr>{body}</table>"

@@ -1,14 +1,17 @@
 """Training recipes: every hyper-parameter of a run in one ``TrainConfig``, and named presets.
 
-``paper`` follows Section 8 of the paper where it gives a value: RMSProp with decay 0.9 and
-ε = 1.0, learning rate 0.045 decayed by 0.94 every two epochs, gradient clipping at 2.0, batch 32,
-100 epochs, evaluation with a running average of the weights; plus label smoothing ε = 0.1
-(Section 7) and the auxiliary head (Section 4). Where the paper gives none, the values are
-TF-slim's Inception v3 code's (dropout keep probability 0.8, weight decay 4e-5, RMSProp momentum
-0.9) or the Inception training code's (moving-average decay 0.9999), and each field's help says
-so. ``small-data`` swaps in AdamW with a linear warm-up and a cosine decay, which is forgiving on a
-few thousand images. ``cpu`` is ``small-data`` tuned to learn the built-in shapes on a laptop CPU
-within minutes (docs/training.md).
+``paper`` (``TrainConfig``'s defaults) follows Section 8 of the paper where it gives a value:
+RMSProp with decay 0.9 and ε = 1.0, learning rate 0.045 decayed by 0.94 every two epochs, gradient
+clipping at 2.0, batch 32 (per replica; the paper ran 50), 100 epochs, evaluation with a running
+average of the parameters; plus label smoothing ε = 0.1 (Section 7), the auxiliary head (Section 4)
+and 299 × 299 inputs (Table 1). Where the paper gives no value, the preset takes TF-slim's
+Inception v3 training defaults (dropout 0.2, i.e. keep probability 0.8; weight decay 4e-5; RMSProp
+momentum 0.9; auxiliary-loss weight 0.4), the running-average decay 0.9999 of TensorFlow's older
+Inception training code (tensorflow/models ``inception/``), or PyTorch's defaults (BatchNorm
+momentum 0.1, shift 0). Each field's ``source`` metadata names where its default comes from, and
+its help says so. ``small-data`` swaps in AdamW with a linear warm-up and a cosine decay, which is
+forgiving on a few thousand images. ``cpu`` is ``small-data`` tuned to learn the built-in shapes on
+a laptop CPU within minutes (docs/training.md). Both are the course's own choices.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from ..model.geometry import minimum_input_size_of
 from .losses import AUX_WEIGHT, LABEL_SMOOTHING
 
 
-def _opt(default: Any, help: str, **extra: Any) -> Any:
-    """A config field carrying its ``--help`` text (the CLI is generated from these fields)."""
-    return field(default=default, metadata={"help": help, **extra})
+def _opt(default: Any, help: str, source: str = "course", **extra: Any) -> Any:
+    """A config field carrying its ``--help`` text (the CLI is generated from these fields) and the
+    ``source`` of its default, the ``paper`` preset's value: a section of the paper ("§8"), "TF-slim",
+    "TF Inception code", "PyTorch" or "course" (this library's own choice)."""
+    return field(default=default, metadata={"help": help, "source": source, **extra})
 
 
 @dataclass(frozen=True)
@@ -40,38 +45,70 @@ class TrainConfig:
     train_size: int = _opt(1800, "generated training images per epoch (shapes only)")
     val_size: int = _opt(600, "generated held-out validation images (shapes only)")
     fresh_data: bool = _opt(True, "draw new shape images every epoch instead of repeating the same ones (shapes only)")
-    image_size: int = _opt(299, "square input side in pixels; the network needs 299 with the aux head, 75 without")
+    image_size: int = _opt(
+        299, "square input side in pixels; the network needs 299 with the aux head, 75 without", source="Table 1"
+    )
     # model
     width: float = _opt(1.0, "multiplier of every channel count (1.0: the design document's network)")
-    aux_logits: bool = _opt(True, "train with the auxiliary classifier (Section 4); needs --image-size 299")
-    dropout: float = _opt(0.2, "dropout before the classifier (TF-slim's keep probability 0.8)")
+    aux_logits: bool = _opt(
+        True, "train with the auxiliary classifier (Section 4); needs --image-size 299", source="§4"
+    )
+    dropout: float = _opt(
+        0.2, "dropout before the classifier (0.2: TF-slim's keep probability 0.8; the paper gives none)", "TF-slim"
+    )
     bn_momentum: float = _opt(
-        0.1, "BatchNorm running-statistics momentum (PyTorch convention: weight of the new batch)"
+        0.1,
+        "BatchNorm running-statistics momentum (PyTorch's default and convention: weight of the new batch)",
+        "PyTorch",
     )
     bn_shift: float = _opt(
-        0.0, "initial BatchNorm shift β; > 0 calms the freshly initialized network (docs/training.md)"
+        0.0,
+        "initial BatchNorm shift β (PyTorch starts at 0); > 0 calms the fresh network (docs/training.md)",
+        "PyTorch",
     )
     zero_head: bool = _opt(False, "start the classifier's weights at zero, so the first predictions are uniform")
     # optimization
-    epochs: int = _opt(100, "training epochs")
-    batch_size: int = _opt(32, "images per step on each process (the global batch is this times the world size)")
-    optimizer: str = _opt("rmsprop", "rmsprop, adamw or sgd", choices=("rmsprop", "adamw", "sgd"))
-    lr: float = _opt(0.045, "peak learning rate")
-    momentum: float = _opt(0.9, "momentum (rmsprop, sgd; TF-slim's RMSProp momentum)")
-    weight_decay: float = _opt(4e-5, "weight decay (decoupled for adamw, L2 for rmsprop and sgd; TF-slim's 4e-5)")
-    rmsprop_decay: float = _opt(0.9, "RMSProp's decay of the squared-gradient average (the paper's 0.9)")
-    rmsprop_eps: float = _opt(1.0, "RMSProp's ε (the paper's 1.0)")
-    schedule: str = _opt(
-        "step", "'step': lr x lr_decay every decay_epochs (the paper); 'cosine'", choices=("step", "cosine")
+    epochs: int = _opt(100, "training epochs (the paper's 100, Section 8)", "§8")
+    batch_size: int = _opt(
+        32, "images per step on each process (the global batch is this times the world size; §8: 32)", "§8"
     )
-    lr_decay: float = _opt(0.94, "factor of the step schedule (the paper's 0.94)")
-    decay_epochs: float = _opt(2.0, "epochs between step-schedule decays (the paper's 2)")
-    warmup_epochs: float = _opt(0.0, "linear learning-rate warm-up, in epochs")
-    grad_clip: float = _opt(2.0, "clip the gradient norm at this value (the paper's 2.0); 0 turns clipping off")
-    label_smoothing: float = _opt(LABEL_SMOOTHING, "label-smoothing ε (Section 7); 0 turns it off")
-    aux_weight: float = _opt(AUX_WEIGHT, "weight of the auxiliary loss (TF-slim's 0.4; the paper gives none)")
+    optimizer: str = _opt(
+        "rmsprop", "rmsprop (Section 8's best models), adamw or sgd", "§8", choices=("rmsprop", "adamw", "sgd")
+    )
+    lr: float = _opt(
+        0.045, "peak learning rate (§8: 0.045 for 50 replicas of batch 32; not rescaled for other batches)", "§8"
+    )
+    momentum: float = _opt(
+        0.9, "momentum for rmsprop and sgd (0.9: TF-slim's RMSProp momentum; §8 gives none for RMSProp)", "TF-slim"
+    )
+    weight_decay: float = _opt(
+        4e-5,
+        "weight decay (decoupled for adamw, L2 for rmsprop and sgd; 4e-5: TF-slim's; the paper gives none)",
+        "TF-slim",
+    )
+    rmsprop_decay: float = _opt(0.9, "RMSProp's decay of the squared-gradient average (the paper's 0.9, §8)", "§8")
+    rmsprop_eps: float = _opt(1.0, "RMSProp's ε (the paper's 1.0, §8)", "§8")
+    schedule: str = _opt(
+        "step",
+        "'step': lr x lr_decay every decay_epochs (the paper, §8); 'cosine'",
+        "§8",
+        choices=("step", "cosine"),
+    )
+    lr_decay: float = _opt(0.94, "factor of the step schedule (the paper's 0.94, §8)", "§8")
+    decay_epochs: float = _opt(2.0, "epochs between step-schedule decays (the paper's 2, §8)", "§8")
+    warmup_epochs: float = _opt(0.0, "linear learning-rate warm-up, in epochs (the paper names none)", "§8 names none")
+    grad_clip: float = _opt(
+        2.0, "clip the gradient norm at this value (the paper's 2.0, §8); 0 turns clipping off", "§8"
+    )
+    label_smoothing: float = _opt(LABEL_SMOOTHING, "label-smoothing ε (Section 7: 0.1); 0 turns it off", "§7")
+    aux_weight: float = _opt(
+        AUX_WEIGHT, "weight of the auxiliary loss (TF-slim's training script: 0.4; the paper gives none)", "TF-slim"
+    )
     ema_decay: float = _opt(
-        0.9999, "decay of the running average of the weights used for evaluation (the Inception training code's)"
+        0.9999,
+        "decay of the running average of the weights used for evaluation (§8 evaluates such an average but "
+        "gives no decay; 0.9999 is TensorFlow's Inception training code's)",
+        "TF Inception code",
     )
     seed: int = _opt(0, "seed of the weights, the data order and dropout")
     # speed and hardware
@@ -136,7 +173,8 @@ class TrainConfig:
         return asdict(self)
 
 
-# Section 8 of the paper (and TF-slim where it is silent): TrainConfig's defaults are these values.
+# The paper preset is TrainConfig's defaults: Section 8's values where it states them, the others
+# from the source each field's metadata names.
 PAPER: dict[str, Any] = {}
 SMALL_DATA: dict[str, Any] = {
     "optimizer": "adamw",
@@ -165,7 +203,8 @@ CPU: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {"paper": PAPER, "small-data": SMALL_DATA, "cpu": CPU}
 
 
-# Fields a resumed run may change without changing what is computed.
+# Fields a resumed run may change. All but ``epochs`` leave what is computed as it was; a new
+# ``epochs`` changes the cosine schedule's remaining learning rates (docs/training.md).
 RESUMABLE_CHANGES = frozenset({"epochs", "out_dir", "progress", "num_workers", "dist_timeout"})
 
 
