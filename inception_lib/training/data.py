@@ -1,8 +1,9 @@
 """Offline training data: a generated three-class shape dataset and a loader for your own images.
 
-``ShapesDataset`` draws circles, squares and triangles (the design document's three classes) whose
-colours, brightness, area, position, rotation, background gradient and noise are all random and
-drawn independently of the class, so only the *shape* tells the classes apart. Every image is a
+``ShapesDataset`` draws circles, squares and triangles (three classes, as the design document's summary
+has three outputs) whose colours, brightness, area, rotation, background gradient and noise are all
+random and drawn independently of the class, and whose position is random within the margin the
+shape's circumradius leaves, so only the *shape* tells the classes apart. Every image is a
 pure function of ``(seed, index)`` (and the epoch when ``fresh_each_epoch``): the same on every
 machine, in every worker process and after a resume.
 
