@@ -40,9 +40,11 @@ test: setup system-deps lint
 	$(BIN)/python -m pytest
 
 # Re-execute notebooks in place so their stored outputs match the library: `make notebooks`,
-# or one of them: `make notebooks NB=notebooks/02_module_f5.ipynb`. Widget state is not stored:
-# each explorer keeps its picture once, as its output (the site renders its other views).
+# or one of them: `make notebooks NB=notebooks/02_module_f5.ipynb`. First each gets the setup cell
+# (installs the library on Colab) and loses its widget state: an explorer keeps its picture once,
+# as its output (the site renders its other views).
 notebooks: setup
+	$(BIN)/python -m website.prepare_notebooks $(NB)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=300 --NotebookClient.record_timing=False \
 	  --NotebookClient.store_widget_state=False $(NB)

@@ -1,16 +1,14 @@
-"""One site build per session (every notebook with explorers runs once, about 1.5 min on 2 cores) and one
-headless chromium that reaches nothing but the site's own files."""
+"""One site build per session (every notebook with explorers runs once, about 1.5 min on 2 cores); the
+headless chromium is the browser tests' own fixture."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
 
-from tests.browser.lab_page import CHROMIUM, launch_chromium
+from tests.browser.conftest import chromium  # noqa: F401  (the session's Debian chromium)
 from website.build import build_site
 
 
@@ -25,13 +23,3 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def manifest(site: Path) -> dict:
     return json.loads((site / "site.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (installs Debian's chromium)")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()

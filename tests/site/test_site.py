@@ -91,3 +91,17 @@ def test_every_page_links_binder_and_colab(site: Path, manifest: dict):
 def test_manifest_lists_every_notebook(manifest: dict):
     assert [p["notebook"] for p in manifest["pages"]] == NOTEBOOK_FILES
     assert json.dumps(manifest)  # plain JSON, for readers of the build
+
+
+def test_the_offline_check_catches_outside_requests_errors_and_broken_images(tmp_path: Path, chromium: Browser):
+    (tmp_path / "bad.html").write_text(
+        '<html><body><div class="jp-Cell"></div><script src="https://cdn.example.org/x.js"></script>'
+        '<img src="missing.png"><script>console.error("boom")</script></body></html>'
+    )
+    visit = open_offline(chromium, tmp_path, "bad.html")
+    try:
+        problems = visit.problems()
+    finally:
+        visit.page.context.close()
+    assert any(p.startswith("refused: https://cdn.example.org") for p in problems)
+    assert any("boom" in p for p in problems) and any("broken image" in p for p in problems)

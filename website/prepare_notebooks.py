@@ -1,12 +1,16 @@
-"""The first code cell of every notebook: install the library where it cannot be imported.
+"""What ``make notebooks`` does to each notebook before running it: the setup cell, no widget state.
 
-On Colab, or on any Python without the course's library, the cell runs ``%pip install`` from the
-repository (``links.pip_requirement``); locally, on Binder (``postBuild`` installs the library) and
-under nbval the import is found and the cell does nothing, printing nothing.
+The first code cell of every notebook installs the library where it cannot be imported: on Colab, or
+on any Python without the course's library, it runs ``%pip install`` from the repository
+(``links.pip_requirement``); locally, on Binder (``postBuild`` installs the library) and under nbval
+the import is found and the cell does nothing, printing nothing.
 
-``python -m website.setup_cell`` inserts the cell before each notebook's first code cell, or
-updates it in place (it is recognised by its first line), and rewrites only notebooks that change.
-``tests/test_setup_cell.py`` checks every notebook has it.
+Stored widget state goes: it repeats each explorer's picture, and nbclient, told not to store widget
+state, leaves an older one in place.
+
+``python -m website.prepare_notebooks [NOTEBOOK ...]`` inserts the setup cell before each notebook's
+first code cell, or updates it in place (it is recognised by its first line), drops widget state,
+and rewrites only notebooks that change. ``tests/test_prepare_notebooks.py`` checks every notebook.
 """
 
 from __future__ import annotations
@@ -46,8 +50,13 @@ def add_setup_cell(nb: nbformat.NotebookNode) -> bool:
     return True
 
 
+def drop_widget_state(nb: nbformat.NotebookNode) -> bool:
+    """Remove the stored widget state of ``nb``; whether there was one."""
+    return nb.metadata.pop("widgets", None) is not None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m website.setup_cell", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m website.prepare_notebooks", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in notebooks/")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((links.ROOT / links.NOTEBOOKS_DIR).glob("*.ipynb"))
@@ -56,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: no notebook at {path}", file=sys.stderr)
             return 2
         nb = nbformat.read(path, as_version=4)
-        if add_setup_cell(nb):
+        if add_setup_cell(nb) | drop_widget_state(nb):  # both, always
             nbformat.write(nb, path)
             print(f"updated {path}")
     return 0
