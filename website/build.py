@@ -155,11 +155,10 @@ def _copy_static(out: Path) -> None:
 
 
 def _index_notebook(pages: list[PageReport], table: dict[str, str]) -> nbformat.NotebookNode:
-    rows = "\n".join(
-        f"| [{page.title}]({page.page}) | {table[page.notebook]} | "
-        f"{sum(e.kernel_free for e in page.explorers)} of {len(page.explorers)} |"
-        for page in pages
-    )
+    def moving(page: PageReport) -> str:
+        return f"{sum(e.kernel_free for e in page.explorers)} of {len(page.explorers)}" if page.explorers else "—"
+
+    rows = "\n".join(f"| [{page.title}]({page.page}) | {table[page.notebook]} | {moving(page)} |" for page in pages)
     text = (
         "# Inception V2, module by module\n\n"
         "A tested notebook course on Szegedy et al., *Rethinking the Inception Architecture for Computer "
