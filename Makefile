@@ -15,7 +15,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export OMP_WAIT_POLICY ?= PASSIVE
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: setup lab test lint notebooks system-deps clean bench
+.PHONY: setup lab test lint notebooks site system-deps clean bench
 
 $(STAMP): requirements.txt pyproject.toml
 	bash scripts/system-deps.sh python
@@ -40,10 +40,18 @@ test: setup system-deps lint
 	$(BIN)/python -m pytest
 
 # Re-execute notebooks in place so their stored outputs match the library: `make notebooks`,
-# or one of them: `make notebooks NB=notebooks/02_module_f5.ipynb`.
+# or one of them: `make notebooks NB=notebooks/02_module_f5.ipynb`. First each gets the setup cell
+# (installs the library on Colab) and loses its widget state: an explorer keeps its picture once,
+# as its output (the site renders its other views).
 notebooks: setup
+	$(BIN)/python -m website.prepare_notebooks $(NB)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	  --ExecutePreprocessor.timeout=300 --NotebookClient.record_timing=False $(NB)
+	  --ExecutePreprocessor.timeout=300 --NotebookClient.record_timing=False \
+	  --NotebookClient.store_widget_state=False $(NB)
+
+# The static course site in build/site (open build/site/index.html): README "Static site".
+site: setup
+	$(BIN)/python -m website.build --out build/site
 
 # Every performance figure in one run, written to benchmarks/RESULTS.md (about 10 minutes on 2 cores):
 # `make bench`, or `make bench BENCH_ARGS=--quick`.

@@ -4,13 +4,16 @@ A render function takes the controls' values as keyword arguments and returns a 
 ``Figure`` or a PIL image (shown as a PNG), or a string of HTML. The library tests the render functions; an
 ``Explorer`` only wires them up. Stored notebooks show a stable one-line description as text and
 the first render as a static image, so a reader on a code host sees the figure before running.
+Where no kernel runs (the course site), ``frames`` gives the explorer's kernel-free copy: its view
+rendered at every point of a small grid of the controls' values (``explorers.frames``).
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import ipywidgets as widgets
@@ -18,9 +21,12 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from ..draw.encode import figure_png, image_png
+from .frames import FRAMES_MIME, static_frames
 
 Rendered = Figure | Image.Image | str
 Link = Callable[[Mapping[str, widgets.ValueWidget], widgets.ValueWidget], None]
+
+STORED_COLOURS = 256  # the picture a stored notebook keeps is a palette PNG: a third of the size, alike to the eye
 
 # CSS classes the browser tests look for.
 EXPLORER_CLASS = "inception-explorer"
@@ -37,6 +43,9 @@ class Explorer:
     any control changes (or is ``set``) and may update other controls' options or ranges. The
     changes it causes do not render on their own, so each user action renders exactly once, with
     consistent values.
+
+    ``grid`` chooses, per control, the values its kernel-free copy is rendered at (``frames``);
+    a control it does not name gets the default of ``explorers.frames.control_choices``.
     """
 
     def __init__(
@@ -45,11 +54,13 @@ class Explorer:
         render: Callable[..., Rendered],
         controls: Mapping[str, widgets.ValueWidget],
         link: Link | None = None,
+        grid: Mapping[str, Sequence[object]] | None = None,
     ):
         self.title = title
         self.render = render
         self.controls = dict(controls)
         self.link = link
+        self.grid = dict(grid or {})
         self.image = widgets.Image(format="png")
         self.html = widgets.HTML()
         self.output = widgets.Box([self.image])
@@ -88,6 +99,19 @@ class Explorer:
             self._follow(self.controls[name])
         return self.refresh()
 
+    def frames(self) -> dict:
+        """The kernel-free copy: the view at every point of the controls' grid, as JSON (``FRAMES_MIME``)."""
+        return static_frames(self.title, self.render, self.controls, self.grid)
+
+    def static_bundle(self) -> dict:
+        """A display bundle for pages without a kernel: the frames and the one-line description.
+        The site builder shows explorers through it (an IPython mimebundle printer for ``Explorer``)."""
+        return {FRAMES_MIME: self.frames(), "text/plain": self.description()}
+
+    def description(self) -> str:
+        """The stable one-line text a stored notebook keeps for this explorer."""
+        return f"Explorer: {self.title} ({', '.join(self.controls)})"
+
     def _on_change(self, change: dict) -> None:
         if self._quiet:
             return
@@ -110,9 +134,18 @@ class Explorer:
     def _repr_mimebundle_(self, **kwargs: object) -> dict:
         bundle = self.widget._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data["text/plain"] = f"Explorer: {self.title} ({', '.join(self.controls)})"
+        data["text/plain"] = self.description()
         if self.output.children and self.output.children[0] is self.image:
-            data["image/png"] = base64.b64encode(bytes(self.image.value)).decode("ascii")
+            data["image/png"] = base64.b64encode(_stored_png(bytes(self.image.value))).decode("ascii")
         else:
             data["text/html"] = self.html.value
         return data
+
+
+def _stored_png(png: bytes) -> bytes:
+    """The explorer's picture as stored in a notebook: quantized to ``STORED_COLOURS`` and compressed
+    hard (once per display; a live update keeps the fast encoding)."""
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(STORED_COLOURS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="png", optimize=True)
+    return buffer.getvalue()

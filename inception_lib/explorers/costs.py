@@ -23,7 +23,8 @@ def factorization() -> Explorer:
         "channels": _slider("channels", 192, 16, 768, 16),
         "grid": _slider("grid", 17, 3, 71),
     }
-    return Explorer("Asymmetric factorization: n×n → 1×n + n×1", render_factorization, controls)
+    grid = {"n": range(3, 16, 2), "channels": (64, 192, 768), "grid": (8, 17, 35)}  # Table 1's three grids
+    return Explorer("Asymmetric factorization: n×n → 1×n + n×1", render_factorization, controls, grid=grid)
 
 
 def grid_reduction() -> Explorer:
@@ -33,7 +34,10 @@ def grid_reduction() -> Explorer:
         "grid": _slider("grid d", 35, 9, 71, 2),
         "conv_width": _slider("conv branch", 320, 32, 1024, 32),
     }
-    return Explorer("Grid reduction: pool first, conv first, or both in parallel", render_grid_reduction, controls)
+    grid = {"channels": (160, 320, 640), "grid": (17, 35, 71), "conv_width": (160, 320, 640)}
+    return Explorer(
+        "Grid reduction: pool first, conv first, or both in parallel", render_grid_reduction, controls, grid=grid
+    )
 
 
 EXPLORERS: dict[str, Callable[[], Explorer]] = {"factorization": factorization, "grid_reduction": grid_reduction}

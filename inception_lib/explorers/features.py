@@ -18,6 +18,8 @@ from ..draw.features import FeatureMapView
 from ..model import InceptionModuleF7, InceptionV2
 from .base import Explorer
 
+STATIC_CHANNELS = (0, 1, 2, 16)  # channels of the kernel-free copy: each block has at least 17
+
 
 def feature_map_explorer(maps: FeatureMaps, block: str | None = None, title: str = "Feature maps") -> Explorer:
     """Photo, weights (when ``maps`` holds several models), block, branch and channel."""
@@ -41,7 +43,9 @@ def feature_map_explorer(maps: FeatureMaps, block: str | None = None, title: str
         if changed in (controls["block"], controls["branch"]):
             controls["channel"].max = _channels(maps, controls["block"].value, controls["branch"].value) - 1
 
-    return Explorer(title, view.render, controls, link)
+    # Kernel-free copy: every block and every model on the first photo, the whole block, a few channels.
+    grid = {"image": maps.image_names[:1], "branch": [ALL_BRANCHES], "channel": STATIC_CHANNELS}
+    return Explorer(title, view.render, controls, link, grid=grid)
 
 
 def _channels(maps: FeatureMaps, block: str, branch: str) -> int:

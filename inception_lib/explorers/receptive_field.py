@@ -36,7 +36,9 @@ def field_on_photo(model: InceptionV2 | None = None) -> Explorer:
         "row": fraction("row"),
         "col": fraction("column"),
     }
-    return Explorer("Receptive field of one unit, over a photo", render, controls)
+    # Kernel-free copy: every layer, the corner, edge and centre units, on the first photo.
+    grid = {"image": list(photos)[:1], "layer": layers, "row": (0.0, 0.5, 1.0), "col": (0.0, 0.5, 1.0)}
+    return Explorer("Receptive field of one unit, over a photo", render, controls, grid=grid)
 
 
 EXPLORERS: dict[str, Callable[[], Explorer]] = {"field_on_photo": field_on_photo}
