@@ -272,7 +272,9 @@ def test_field_on_photo_view_and_explorer(model3):
     photo = photo_data_uri(torch.rand(299, 299, 3).numpy())
     assert photo.startswith("data:image/jpeg;base64,")
     html = render_field_on_photo(photo, rfs, "features.reduction_1", 0.5, 0.5)
-    assert "unit (8, 8)" in html and "175×175 px" in html and html.count("<circle") == 17 * 17 + 1
+    assert "unit (8, 8)" in html and "175×175 px" in html
+    # The 17 x 17 unit centres are one pattern tile (a jump wide) repeated over 17 x 17 tiles, plus the unit's dot.
+    assert 'width="16" height="16"' in html and 'width="272" height="272"' in html and html.count("<circle") == 2
     corner = render_field_on_photo(photo, rfs, "features.reduction_1", 0, 1)
     assert "unit (0, 16)" in corner and corner != html
     fine_grid = render_field_on_photo(photo, rfs, "features.stem.0", 0.5, 0.5)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import Tensor
 
-from ..analysis.rf import Box, EffectiveField, ReceptiveFields, unit_at
+from ..analysis.rf import Box, EffectiveField, ReceptiveField, ReceptiveFields, unit_at
 
 
 def growth_figure(fields: ReceptiveFields, title: str = "") -> Figure:
@@ -22,7 +23,7 @@ def growth_figure(fields: ReceptiveFields, title: str = "") -> Figure:
         raise ValueError("this network has no convolution or pooling layer to plot")
     sizes = np.array([fields[n].size for n in layers])
     xs = np.arange(len(layers))
-    fig = Figure(figsize=(10, 4))
+    fig = Figure(figsize=(8, 3.4))
     ax = fig.add_subplot()
     ax.scatter(xs, sizes[:, 0], s=14, color="#1f5fa8", label="every layer: height")
     ax.scatter(xs, sizes[:, 1], s=22, marker="x", color="#e08a00", label="every layer: width")
@@ -60,9 +61,7 @@ def render_field_on_photo(photo_uri: str, fields: ReceptiveFields, name: str, ro
     margin = max(height, width) // 4
     shapes = []
     if field.grid[0] * field.grid[1] <= 35 * 35:  # a lattice of every unit's centre
-        ys = field.start[0] + (field.size[0] - 1) / 2 + field.jump[0] * np.arange(field.grid[0])
-        xs = field.start[1] + (field.size[1] - 1) / 2 + field.jump[1] * np.arange(field.grid[1])
-        shapes += [f'<circle cx="{x + 0.5:g}" cy="{y + 0.5:g}" r="1.2" fill="#ffffffaa"/>' for y in ys for x in xs]
+        shapes.append(_lattice(field))
     shapes.append(
         f'<rect x="{hull.left}" y="{hull.top}" width="{hull.width}" height="{hull.height}" fill="none" '
         'stroke="#f5c400" stroke-width="2" stroke-dasharray="6 4"/>'
@@ -88,6 +87,27 @@ def render_field_on_photo(photo_uri: str, fields: ReceptiveFields, name: str, ro
     )
 
 
+def _lattice(field: ReceptiveField) -> str:
+    """SVG of a dot at the centre of every unit's field: one pattern tile per unit (a few hundred
+    bytes, however many units), in input-pixel coordinates."""
+    (jy, jx), (gy, gx) = field.jump, field.grid
+    y0, x0 = (s + (r - 1) / 2 + 0.5 for s, r in zip(field.start, field.size, strict=True))  # unit (0, 0)
+    top, left = y0 - jy / 2, x0 - jx / 2
+    # The id names the geometry: two drawings on one page that share an id share the lattice too.
+    name = f"units-{jy}-{jx}-{top:g}-{left:g}".replace(".", "_")
+    return (
+        f'<defs><pattern id="{name}" patternUnits="userSpaceOnUse" x="{left:g}" y="{top:g}" '
+        f'width="{jx}" height="{jy}"><circle cx="{jx / 2:g}" cy="{jy / 2:g}" r="1.2" fill="#ffffffaa"/>'
+        f'</pattern></defs><rect x="{left:g}" y="{top:g}" width="{gx * jx}" height="{gy * jy}" '
+        f'fill="url(#{name})"/>'
+    )
+
+
+# Maps drawn in 24 levels of colour: smooth to the eye, and a few times smaller to store than a
+# continuous colour map (a notebook keeps every figure it shows).
+_LEVELS = {name: colormaps[name].resampled(24) for name in ("viridis", "magma")}
+
+
 def _outline(ax: Axes, box: Box, **style: object) -> None:
     ax.add_patch(Rectangle((box.left - 0.5, box.top - 0.5), box.width, box.height, fill=False, **style))
 
@@ -95,13 +115,13 @@ def _outline(ax: Axes, box: Box, **style: object) -> None:
 def support_figure(gradients: Tensor, boxes: Sequence[Box | None], titles: Sequence[str]) -> Figure:
     """Analytic against measured: each path-probe gradient map (log scale; white where zero) with
     the analytic field clipped to the image (yellow outline)."""
-    fig = Figure(figsize=(3.1 * len(titles), 3.3))
+    fig = Figure(figsize=(2.3 * len(titles), 2.6))
     for ax, gradient, box, title in zip(
         fig.subplots(1, len(titles), squeeze=False)[0], gradients, boxes, titles, strict=True
     ):
         values = gradient.numpy()
         shown = np.where(values > 0, np.log10(np.where(values > 0, values, 1)), np.nan)
-        ax.imshow(shown, cmap="viridis", interpolation="nearest")
+        ax.imshow(shown, cmap=_LEVELS["viridis"], interpolation="antialiased", interpolation_stage="data")
         if box is not None:
             _outline(ax, box, edgecolor="#f5c400", lw=1.5)
         ax.set_title(title, fontsize=8)
@@ -114,7 +134,7 @@ def support_figure(gradients: Tensor, boxes: Sequence[Box | None], titles: Seque
 def erf_figure(fields: Sequence[EffectiveField], titles: Sequence[str], mass: float = 0.95) -> Figure:
     """Effective receptive fields: each gradient-magnitude map around its theoretical field
     (yellow outline), with the share of the field holding ``mass`` of the gradient."""
-    fig = Figure(figsize=(3.1 * len(titles), 3.5))
+    fig = Figure(figsize=(2.3 * len(titles), 2.8))
     for ax, erf, title in zip(fig.subplots(1, len(titles), squeeze=False)[0], fields, titles, strict=True):
         box = erf.theoretical
         pad = max(2, box.height // 10)
@@ -122,8 +142,9 @@ def erf_figure(fields: Sequence[EffectiveField], titles: Sequence[str], mass: fl
         crop = erf.gradient[top : box.bottom + pad + 1, left : box.right + pad + 1]
         ax.imshow(
             crop / crop.max(),
-            cmap="magma",
-            interpolation="nearest",
+            cmap=_LEVELS["magma"],
+            interpolation="antialiased",
+            interpolation_stage="data",
             extent=(left - 0.5, left + crop.shape[1] - 0.5, top + crop.shape[0] - 0.5, top - 0.5),
         )
         _outline(ax, box, edgecolor="#f5c400", lw=1.2)

@@ -170,8 +170,19 @@ class GridReduction(InceptionBlock):
 
 
 class InceptionAux(nn.Module):
-    """The auxiliary classifier on the 17x17 grid (Section 4). The paper argues it acts as a
-    regularizer rather than helping early gradients; it is used only in training."""
+    """The auxiliary classifier on the last 17x17 grid (Section 4; Figure 8's caption places it "on top
+    of the last 17×17 layer"). The paper argues it acts as a regularizer rather than helping early
+    gradients; the model runs it only in training mode.
+
+    The paper lists no layers for this head. These follow torchvision's ``InceptionAux`` (TF-slim's
+    ``AuxLogits`` is the same with the classifier written as a 1x1 convolution): a 5x5 average pool
+    with stride 3, a 1x1 convolution to 128 channels and a 5x5 convolution to 768, both with
+    BatchNorm, then a plain ``nn.Linear`` classifier without BatchNorm. So this is not the
+    "BN-auxiliary" head of the paper's last Table 3 row (Section 10: "the fully connected layer of the
+    auxiliary classifier is also batch-normalized"), if that fully connected layer is the classifier.
+    (The 5x5 convolution, which sees its whole 5x5 input and so acts as a fully connected layer, is
+    batch-normalized, as in TF-slim; the paper does not say which layer it means.)
+    """
 
     def __init__(
         self, in_channels: int = 768, num_classes: int = 1000, mid_channels: int = 128, out_channels: int = 768

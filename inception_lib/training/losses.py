@@ -20,8 +20,10 @@ from ..model import InceptionOutputs, InceptionV2
 # The paper's value (Section 7, ImageNet with K = 1000).
 LABEL_SMOOTHING = 0.1
 # Weight of the auxiliary classifier's loss. The paper does not give one; 0.4 is TF-slim's
-# (`tf.losses.softmax_cross_entropy(..., weights=0.4)` on the aux logits in its Inception v3
-# training setup). torchvision's model defines no loss at all.
+# (`train_image_classifier.py` adds `softmax_cross_entropy(end_points['AuxLogits'], ...,
+# label_smoothing=FLAGS.label_smoothing, weights=0.4)`, the same smoothing as the main loss).
+# torchvision's model defines no loss at all; GoogLeNet (Szegedy et al. 2015) weighted each of its
+# two auxiliary losses by 0.3.
 AUX_WEIGHT = 0.4
 
 
@@ -70,7 +72,8 @@ def inception_loss(
     label_smoothing: float = LABEL_SMOOTHING,
     aux_weight: float = AUX_WEIGHT,
 ) -> Tensor:
-    """Cross-entropy of the main logits, plus ``aux_weight`` times that of the auxiliary logits when present."""
+    """Cross-entropy of the main logits, plus ``aux_weight`` times that of the auxiliary logits when
+    present; both with the same ``label_smoothing``, as in TF-slim's training script."""
     check_epsilon(label_smoothing)
     if isinstance(outputs, InceptionOutputs):
         main = F.cross_entropy(outputs.logits.float(), labels, label_smoothing=label_smoothing)

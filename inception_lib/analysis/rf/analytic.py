@@ -2,20 +2,21 @@
 sums and concatenations, per axis, traced from the live graph with ``torch.fx``.
 
 The arithmetic is that of Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural
-Networks" (Distill, 2019), run forward from the input. Along one axis a window layer with kernel
-``k``, stride ``s``, left padding ``p`` and dilation ``d`` (effective kernel ``d(k-1)+1``) maps
+Networks" (Distill, 2019), in its forward form, from the input. Along one axis a window layer with
+kernel ``k``, stride ``s``, left padding ``p`` and dilation ``d`` (effective kernel ``d(k-1)+1``) maps
 
-    size  -> size + (d(k-1)+1 - 1) * jump      (the Distill recurrence r_{l-1} = s r_l + (k - s))
+    size  -> size + (d(k-1)+1 - 1) * jump      (Distill's r_{l-1} = s r_l + (k - s) runs the other way)
     jump  -> jump * s                          (the effective stride: strides multiply)
     start -> start - p * jump                  (left edge of unit 0's field; -start is the effective padding)
 
 Height and width are separate: a 1x7 convolution widens the field and leaves its height alone.
 
 Where branches meet (a concatenation or a sum), each branch brings its own field. When they share
-the jump and the centre the graph is *aligned* and the combined field is simply the largest one.
-When they do not, ``aligned`` is False and ``misaligned()`` names the meeting point: the field is
-then not shift-invariant (Distill's alignment criteria), and the combined value is only exact for
-the first unit.
+the jump and the centre the graph is *aligned* and the combined field is, axis by axis, the largest
+one: for branches whose fields cross (a 1x3 arm beside a 3x1 arm) that is the bounding box of their
+union, not the union itself. When they do not, ``aligned`` is False and ``misaligned()`` names the
+meeting point: the field is then not shift-invariant (Distill's alignment criteria), and the combined
+value is only exact for the first unit.
 
 >>> rfs = analytic_receptive_fields(InceptionV2(), 299)
 >>> rfs["features.mixed_6.4"].size, rfs["features.mixed_6.4"].jump      # ((1135, 1135), (16, 16))

@@ -3,7 +3,8 @@ Receptive Field in Deep Convolutional Neural Networks" (NIPS 2016): how the magn
 gradient with respect to the input is spread inside its theoretical field, with real weights.
 
 ``effective_receptive_field`` averages |d unit / d input| over images; ``EffectiveField.area_share``
-is the share of the theoretical field holding 95% of it.
+is the share of the theoretical field holding 95% of it (this library's measure; Luo et al. size the
+effective field by the spread of a roughly Gaussian blob instead).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class EffectiveField:
 
     def area_share(self, mass: float = 0.95) -> float:
         """Pixels needed to hold ``mass`` of the gradient (largest first), over the theoretical
-        field's area (inside the image): Luo et al.'s observation is that this is small."""
+        field's area (inside the image). Luo et al. observe that the gradient fills only a small
+        part of the theoretical field; this number is how the library measures that part."""
         if not 0 < mass <= 1:
             raise ValueError(f"mass must be in (0, 1], got {mass}")
         ordered = np.sort(self.gradient.ravel())[::-1]
