@@ -9,7 +9,7 @@ from torch import nn
 from inception_lib import GridReduction, InceptionModuleF5, InceptionModuleF6, InceptionModuleF7
 from inception_lib.analysis.costs import ZERO, Cost, branch_costs, cost, stage_costs
 from inception_lib.analysis.factorization import factorize, factorize_5x5, factorize_asymmetric
-from inception_lib.analysis.reduction import grid_reduction_variants
+from inception_lib.analysis.reduction import grid_reduction_variants, narrowest_cut
 from inception_lib.analysis.shapes import trace
 from inception_lib.analysis.summary import summarize
 from inception_lib.draw.costs import (
@@ -63,6 +63,7 @@ def test_3x3_as_two_2x2_is_rejected_with_a_reason():
         (lambda: grid_reduction_variants(64, conv_width=0), "conv_width"),
         (lambda: branch_costs(nn.Conv2d(3, 3, 1), (3, 8, 8)), "InceptionBlock"),
         (lambda: stage_costs(trace(nn.Conv2d(3, 3, 1), (3, 8, 8))), "InceptionV2"),
+        (lambda: narrowest_cut(nn.Conv2d(3, 3, 1), (3, 8, 8)), "InceptionBlock"),
     ],
 )
 def test_bad_input_is_a_value_error(call, match):
@@ -116,7 +117,8 @@ def test_stage_costs_cover_the_whole_network(model3):
 def test_grid_reduction_variants_figure_9_and_10():
     k, d = 320, 35
     pool_conv, conv_pool, parallel = grid_reduction_variants(k, d)
-    assert [v.figure for v in (pool_conv, conv_pool, parallel)] == ["Figure 9, left", "Figure 9, right", "Figure 10"]
+    figures = [v.figure for v in (pool_conv, conv_pool, parallel)]
+    assert figures == ["Figure 9, left", "Figure 9, right", "Figure 10, right panel"]
     assert pool_conv.output_shape == conv_pool.output_shape == parallel.output_shape == (2 * k, 17, 17)
     # The convolution runs on the small grid, on the large grid, or (k filters only) stride 2.
     assert pool_conv.cost.mult_adds == 9 * k * 2 * k * 17 * 17
@@ -126,6 +128,24 @@ def test_grid_reduction_variants_figure_9_and_10():
     # Pooling first squeezes the representation to half of what comes out: the bottleneck.
     assert pool_conv.narrowest == k * 17 * 17 == parallel.narrowest // 2
     assert conv_pool.narrowest == parallel.narrowest == 2 * k * 17 * 17
+
+
+def test_grid_reduction_variants_carry_their_layers():
+    for v in grid_reduction_variants(64, 17):
+        assert cost(v.module, (64, 17, 17)) == v.cost
+        assert all(p.is_meta for p in v.module.parameters())
+
+
+def test_narrowest_cut_crosses_every_branch_once():
+    # reduction_1: 1x1 -> 3x3 -> 3x3/2 (narrowest after the stride-2 3x3), 1x1 -> 3x3/2 (after the
+    # 1x1), pool: each branch's smallest tensor, summed; below the 768x17x17 output.
+    assert narrowest_cut(GridReduction(), (288, 35, 35)) == 178 * 17 * 17 + 64 * 35 * 35 + 288 * 17 * 17
+    # reduction_2: every branch is narrowest at its output, so the cut is the output itself.
+    assert narrowest_cut(GridReduction(768, (192, 194), (192, 318)), (768, 17, 17)) == 1280 * 8 * 8
+    # A block that narrows everything hard is cut at its input instead, if that is smaller.
+    assert narrowest_cut(InceptionModuleF5(8, (64, 96), (64, 64), 64, 64), (8, 9, 9)) == 8 * 9 * 9
+    # F7: the forked arms count together, after the fork.
+    assert narrowest_cut(InceptionModuleF7(), (1280, 8, 8)) == (384 + 384 + 192 + 320) * 8 * 8
 
 
 def test_grid_reduction_with_the_models_widths():

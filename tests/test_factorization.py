@@ -1,14 +1,18 @@
-"""Asymmetric factorization: rank-1 kernels, padding share, and the notebook 04 explorer."""
+"""Factorization tools: conv stacks of any widths, per-layer traffic, rank-1 kernels, padding share,
+and the notebook 04 explorer."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from inception_lib.analysis.costs import cost
 from inception_lib.analysis.factorization import (
     check_factorization,
+    conv_stack,
     convolve_factorized,
     convolve_full,
+    layer_traffic,
     padding_share,
     rank_one_factors,
 )
@@ -37,6 +41,31 @@ def test_rank_one_kernels_factor_exactly_and_generic_ones_do_not():
     assert check_factorization(rank_two, image).rank == 2
     with pytest.raises(ValueError, match="square n x n kernel with odd n"):
         rank_one_factors(torch.zeros(4, 4))
+
+
+def test_conv_stack_takes_one_width_or_one_per_layer():
+    same = conv_stack([(3, 3), (3, 3)], 8)
+    assert [(c.in_channels, c.out_channels) for c in same] == [(8, 8), (8, 8)]
+    widening = conv_stack([(3, 3), (3, 3)], [64, 96, 96])
+    assert [(c.in_channels, c.out_channels) for c in widening] == [(64, 96), (96, 96)]
+    assert cost(widening, (64, 35, 35)).mult_adds == 9 * (64 + 96) * 96 * 35 * 35
+    for bad in ([64, 96], [64, 0, 96], 0):
+        with pytest.raises(ValueError, match="channels must be >= 1, one width or 3"):
+            conv_stack([(3, 3), (3, 3)], bad)
+
+
+def test_layer_traffic_counts_input_weights_and_output_of_each_layer():
+    (single,) = layer_traffic(conv_stack([(5, 5)], [64, 96]), (64, 35, 35))
+    assert single.values == 64 * 35 * 35 + 25 * 64 * 96 + 96 * 35 * 35
+    assert single.mult_adds == 25 * 64 * 96 * 35 * 35 and single.intensity == single.mult_adds / single.values
+    first, second = layer_traffic(conv_stack([(3, 3), (3, 3)], [64, 96, 96]), (64, 35, 35))
+    assert first.values - 9 * 64 * 96 == 64 * 35 * 35 + 96 * 35 * 35  # the middle map is written ...
+    assert second.values - 9 * 96 * 96 == 2 * 96 * 35 * 35  # ... and read back
+    assert first.intensity < single.intensity and second.intensity < single.intensity
+    # A module without children is its own only layer; containers are not counted twice.
+    assert [t.name for t in layer_traffic(torch.nn.Conv2d(3, 4, 3), (3, 8, 8))] == [""]
+    pool_conv = torch.nn.Sequential(torch.nn.MaxPool2d(3, 2), torch.nn.Conv2d(4, 8, 1))
+    assert [(t.name, t.mult_adds) for t in layer_traffic(pool_conv, (4, 9, 9))] == [("0", 0), ("1", (4 * 8 + 8) * 16)]
 
 
 def test_padding_share_counts_taps_outside_the_grid():

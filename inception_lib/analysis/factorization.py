@@ -16,6 +16,7 @@ express sums of C such outer products, which is why the factorized module loses 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,25 +25,57 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .costs import Cost, cost
+from .shapes import trace
 
 Kernel = tuple[int, int]
 
 
-def conv_stack(kernels: Sequence[Kernel], channels: int) -> nn.Sequential:
-    """Bare convolutions (no bias) of the given kernels, ``channels`` in and out, padded to keep the grid.
+def conv_stack(kernels: Sequence[Kernel], channels: int | Sequence[int]) -> nn.Sequential:
+    """Bare convolutions (no bias) of the given kernels, padded to keep the grid.
 
+    ``channels`` is one width for the input and every layer, or the input's width followed by each
+    layer's output width (``[64, 96, 96]`` for two layers widening 64 to 96 in the first).
     Built on the ``meta`` device: real layers with real parameter counts, no memory, no arithmetic.
     """
-    if channels < 1:
-        raise ValueError(f"channels must be >= 1, got {channels}")
+    widths = [channels] * (len(kernels) + 1) if isinstance(channels, int) else list(channels)
+    if len(widths) != len(kernels) + 1 or min(widths, default=0) < 1:
+        raise ValueError(
+            f"channels must be >= 1, one width or {len(kernels) + 1} (input and each layer's output); got {channels}"
+        )
     layers = []
-    for kh, kw in kernels:
+    for (kh, kw), c_in, c_out in zip(kernels, widths, widths[1:], strict=False):
         if kh < 1 or kw < 1 or kh % 2 == 0 or kw % 2 == 0:
             raise ValueError(f"kernels must have odd sides >= 1 (so padding keeps the grid), got {kh}x{kw}")
         layers.append(
-            nn.Conv2d(channels, channels, (kh, kw), padding=(kh // 2, kw // 2), bias=False, device=torch.device("meta"))
+            nn.Conv2d(c_in, c_out, (kh, kw), padding=(kh // 2, kw // 2), bias=False, device=torch.device("meta"))
         )
     return nn.Sequential(*layers)
+
+
+@dataclass(frozen=True)
+class LayerTraffic:
+    """What one layer computes and what it touches: its mult-adds and the values it reads and writes."""
+
+    name: str
+    mult_adds: int
+    values: int  # its input, its weights and its output, counted once each
+
+    @property
+    def intensity(self) -> float:
+        """Mult-adds per value touched: the less, the more a layer's speed depends on moving data."""
+        return self.mult_adds / self.values
+
+
+def layer_traffic(module: nn.Module, input_shape: Sequence[int]) -> list[LayerTraffic]:
+    """Per leaf layer of ``module`` (in execution order) on one ``input_shape`` (C, H, W) input: its
+    mult-adds and the values it must read (input, weights) and write (output) if nothing stays in
+    cache between layers. A stack of layers writes each intermediate map and reads it back."""
+    rows = trace(module, input_shape)
+    leaves = [r for r in rows if not any(o is not r and (not r.name or o.name.startswith(f"{r.name}.")) for o in rows)]
+    return [
+        LayerTraffic(r.name, r.mult_adds, math.prod(r.input_shape) + r.params + math.prod(r.output_shape))
+        for r in leaves
+    ]
 
 
 @dataclass(frozen=True)
