@@ -11,7 +11,9 @@ For one input and one output channel, "1 x n then n x 1" computes ``image * row 
 the n x n convolution with kernel ``column ⊗ row`` (an outer product): exactly the *rank-1* n x n
 kernels. A generic kernel has rank n and cannot be reached; its best rank-1 approximation (the first
 singular pair, Eckart-Young) leaves an error. With C channels between the two layers a stack can
-express sums of C such outer products, which is why the factorized module loses little in practice.
+express sums of C such outer products (once C >= n any single kernel is reachable; the constraint is
+that all kernels share the same C row and C column filters). This is the course's argument; the paper
+argues from cost, receptive field and experiment (Sections 3.1-3.2).
 """
 
 from __future__ import annotations

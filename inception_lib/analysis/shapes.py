@@ -81,7 +81,7 @@ def trace(module: nn.Module, input_shape: Sequence[int], **forward_kwargs: objec
     runs (any input size costs the same), and ``module`` itself (weights, BatchNorm statistics,
     train/eval mode) is untouched. An ``InceptionV2`` runs its auxiliary head when it has one and the
     input is large enough (``min_input_size_aux``), so its rows appear; a side below
-    ``min_input_size`` raises ``ValueError`` naming the step that would get an empty grid.
+    ``min_input_size`` raises ``ValueError`` naming the step that would produce an empty grid.
     """
     shape = tuple(input_shape)
     if len(shape) != 3 or not all(isinstance(n, int) and n > 0 for n in shape):
@@ -213,7 +213,7 @@ def size_verdict(model: InceptionV2, size: int | tuple[int, int]) -> str:
         broken = next(s for s in steps if 0 in s.shape[1:])
         return (
             f"{height}×{width} is below the minimum of {model.min_input_size}×{model.min_input_size}: "
-            f"{broken.name} ({broken.label}) would get an empty grid, so the network cannot run."
+            f"{broken.name} ({broken.label}) would produce an empty grid, so the network cannot run."
         )
     if model.min_input_size_aux is not None and min(height, width) < model.min_input_size_aux:
         return (

@@ -14,7 +14,7 @@ from .base import Explorer
 
 def resolution(model: InceptionV2 | None = None) -> Explorer:
     """A slider over the input side (default: the design document's network); below the model's
-    minimum the view names the step that would get an empty grid."""
+    minimum the view names the step that would produce an empty grid."""
     model = model or InceptionV2(num_classes=3, seed=0)
     size = widgets.IntSlider(value=299, min=32, max=512, description="input side", continuous_update=False)
     # The kernel-free copy: either side of the network's minimum and of the auxiliary head's 299.
