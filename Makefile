@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NB ?= notebooks/*.ipynb
+NB ?= notebooks/*.ipynb notebooks/solutions/*.ipynb
 # Keep torch's compile cache, matplotlib's and Jupyter's state out of the user's home and /tmp.
 export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/build/inductor-cache
 export MPLCONFIGDIR := $(CURDIR)/build/mplconfig

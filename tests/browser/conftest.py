@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from .lab_page import CHROMIUM, close_documents, has_dialog, launch_chromium, open_lab
+from .lab_page import close_documents, has_dialog, open_lab
 from .lab_server import ROOT, LabServer, jupyter_lab_command, start_lab
 
 NOTEBOOKS = ROOT / "notebooks"
@@ -29,16 +28,6 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     server = start_lab(command, cwd=work, state=tmp_path_factory.mktemp("lab-state"))
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (installs Debian's chromium)")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 class LabTab:

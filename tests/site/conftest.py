@@ -1,5 +1,5 @@
 """One site build per session (every notebook with explorers runs once, about 1.5 min on 2 cores); the
-headless chromium is the browser tests' own fixture."""
+headless chromium is the session's one (``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import chromium  # noqa: F401  (the session's Debian chromium)
 from website.build import build_site
 
 
