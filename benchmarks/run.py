@@ -382,7 +382,9 @@ def run_notebook_here(path: Path) -> dict[str, object]:
 def notebooks(report: Report) -> None:
     """Each notebook in a fresh subprocess, so each kernel's peak memory is measured on its own."""
     rows = []
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
+        (ROOT / "notebooks" / "solutions").glob("*.ipynb")
+    ):
         start = time.perf_counter()
         done = subprocess.run(
             [sys.executable, __file__, "--run-notebook", str(path)], capture_output=True, text=True, check=False
