@@ -203,7 +203,7 @@ def profile_cell(report: Report, model, run: dict, precision: str, batch: int, f
     path = paths[mine].run
     if mine.startswith("compiled packed"):  # the same code, with a profiler marker around each generated kernel
         torch._dynamo.reset()
-        options = {"cpp.enable_kernel_profile": True}
+        options = {"cpp_wrapper": True, "cpp.enable_kernel_profile": True}
         path = optimize_for_inference(
             model, bf16=precision == "bf16", pack=True, input_shape=tuple(x.shape), compile=options
         )
@@ -254,9 +254,11 @@ def compile_levers(report: Report, model, rounds: int) -> None:
     torch._dynamo.reset()
     variants = {
         "packed, eager": optimize_for_inference(model, bf16=True, pack=True, input_shape=shape),
-        "packed + inductor": optimize_for_inference(model, bf16=True, pack=True, input_shape=shape, compile=True),
-        "packed + inductor, C++ wrapper": optimize_for_inference(
-            model, bf16=True, pack=True, input_shape=shape, compile={"cpp_wrapper": True}
+        "packed + inductor, Python wrapper": optimize_for_inference(
+            model, bf16=True, pack=True, input_shape=shape, compile={"cpp_wrapper": False}
+        ),
+        "packed + inductor, C++ wrapper (compile=True)": optimize_for_inference(
+            model, bf16=True, pack=True, input_shape=shape, compile=True
         ),
         "inductor freezing": optimize_for_inference(model, bf16=True, compile=True),
         "inductor freezing + max-autotune": optimize_for_inference(

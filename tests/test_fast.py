@@ -185,9 +185,10 @@ def test_training_mode_is_refused():
     os.environ.get("INCEPTION_TEST_COMPILE") != "1",
     reason="torch.compile takes minutes cold on 2 cores; set INCEPTION_TEST_COMPILE=1 (the benchmark checks it too)",
 )
-def test_compiled_fast_path_matches_eager(model, x, reference, tmp_path, monkeypatch):
+@pytest.mark.parametrize("pack", [False, True])
+def test_compiled_fast_path_matches_eager(model, x, reference, tmp_path, monkeypatch, pack):
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", os.environ.get("TORCHINDUCTOR_CACHE_DIR", str(tmp_path)))
-    fast = optimize_for_inference(model, compile=True)
+    fast = optimize_for_inference(model, pack=pack, input_shape=tuple(x.shape), compile=True)
     assert relative_error(fast(x), reference) < FP32_TOLERANCE
 
 

@@ -109,8 +109,9 @@ def optimize_for_inference(
     call and computes the same numbers. ``pack``: oneDNN's fused convolution + bias + ReLU with the
     weights reordered once for ``input_shape`` (needs ``fold_bn`` and ``channels_last``; other
     shapes still work, at eager speed). ``compile``: ``torch.compile`` with inductor (a dict: its
-    options); without ``pack`` it adds weight freezing, so inductor packs the weights itself. The
-    first call compiles (tens of seconds cold; ``TORCHINDUCTOR_CACHE_DIR`` keeps the cache).
+    options); by default with its C++ wrapper after ``pack``, with weight freezing without it. The
+    first call compiles for the input shape (seconds to a minute cold; ``TORCHINDUCTOR_CACHE_DIR``
+    keeps the cache).
     Raises ``ValueError`` for a model in training mode or ``pack`` without folding and channels_last.
     """
     require_eval(model, "optimize_for_inference")
@@ -124,9 +125,13 @@ def optimize_for_inference(
     if pack:
         fast = pack_convolutions(fast, input_shape)
     if compile:
-        # Freezing turns the weights into constants, so inductor can pre-pack them for oneDNN and
-        # fuse each ReLU into its convolution; it applies only under no_grad, which InferenceModel sets.
-        options = dict(compile) if isinstance(compile, dict) else ({} if pack else {"freezing": True})
+        # Packed: the weights are oneDNN's already; inductor's C++ wrapper calls the kernels without a
+        # Python line per layer (benchmarks/RESULTS.md, "Compiler options"). Unpacked: freezing turns the
+        # weights into constants, so that inductor can treat them as such (applies under no_grad only,
+        # which InferenceModel sets).
+        options = (
+            dict(compile) if isinstance(compile, dict) else ({"cpp_wrapper": True} if pack else {"freezing": True})
+        )
         fast = torch.compile(fast, options=options, dynamic=False)
     return InferenceModel(fast, channels_last=channels_last, bf16=bf16)
 
