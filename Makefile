@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PEERS_STAMP := $(VENV)/.peers-installed
 NB ?= notebooks/*.ipynb notebooks/solutions/*.ipynb
 # Keep torch's compile cache, matplotlib's and Jupyter's state out of the user's home and /tmp.
 export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/build/inductor-cache
@@ -15,7 +16,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export OMP_WAIT_POLICY ?= PASSIVE
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: setup lab test lint notebooks site system-deps clean bench
+.PHONY: setup lab test lint notebooks site system-deps clean bench peers
 
 $(STAMP): requirements.txt pyproject.toml
 	bash scripts/system-deps.sh python
@@ -53,9 +54,18 @@ notebooks: setup
 site: setup
 	$(BIN)/python -m website.build --out build/site
 
-# Every performance figure in one run, written to benchmarks/RESULTS.md (about 10 minutes on 2 cores):
-# `make bench`, or `make bench BENCH_ARGS=--quick`.
-bench: setup
+# The optional peers of the inference benchmark (ONNX Runtime, OpenVINO): pyproject.toml's `peers` extra,
+# constrained by requirements.txt so that pip keeps torch==2.13.0.
+$(PEERS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -c requirements.txt -e ".[peers]"
+	touch $@
+
+peers: $(PEERS_STAMP)
+
+# Every performance figure in one run, written to benchmarks/RESULTS.md (about 20 minutes on 2 cores,
+# most of it compiling): `make bench`, or `make bench BENCH_ARGS=--quick`. Installs the peers, and
+# chromium for the browser latency.
+bench: setup system-deps peers
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:

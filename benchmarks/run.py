@@ -1,10 +1,11 @@
 """Every performance figure of the project in one command: ``make bench`` (``--quick`` for a short run).
 
 Prints each table as it is measured and writes ``benchmarks/RESULTS.md``: the machine, the measured
-ceilings (GEMM, 1×1 convolution), inference throughput of eager fp32 against each fast-path setting
-at batch 1 and 8, training throughput NCHW vs channels_last, the analytic receptive field's cost,
-the latency of every explorer's callbacks, and the time and peak memory of every notebook; then the
-project's targets, met or missed by how much.
+ceilings (GEMM, 1×1 convolution), inference at batch 1 and 8 of eager fp32, each of the project's
+fast paths and the peers (ONNX Runtime, OpenVINO; ``benchmarks/inference_bench.py``), training
+throughput NCHW vs channels_last, the analytic receptive field's cost, the latency of every
+explorer's callbacks and, in Chromium, from a control change to the new picture painted, and the
+time and peak memory of every notebook; then the project's targets, met or missed by how much.
 
 Timings on a shared machine are noisy: contenders are timed in interleaved rounds (A B C, B C A, ...)
 and medians are reported, and the machine's load is recorded before and after.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import re
@@ -22,9 +22,9 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,17 +36,11 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+from common import SPIN_COUNT, Report, percentile, shortfall, table  # noqa: E402
+
 from inception_lib import InceptionV2  # noqa: E402
-from inception_lib.analysis.costs import inference_mult_adds  # noqa: E402
 from inception_lib.analysis.summary import summarize  # noqa: E402
-from inception_lib.inference.fast_path import (  # noqa: E402
-    BF16_TOLERANCE,
-    FP32_TOLERANCE,
-    InferenceModel,
-    optimize_for_inference,
-    randomize_batchnorm_,
-    relative_error,
-)
 from inception_lib.inference.timing import measure_interleaved  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -58,39 +52,8 @@ TARGET_FP32_OF_CEILING = 0.85
 TARGET_BF16_SPEEDUP = 3.5
 TARGET_TRAIN_SPEEDUP = 1.3
 TARGET_WIDGET_P95_S = 0.100
+TARGET_PAINT_P95_S = 0.250
 TARGET_NOTEBOOK_S = 60.0
-EAGER_NAME = "eager fp32 (NCHW)"
-
-
-@dataclass
-class Report:
-    """Markdown sections in the order measured, plus the figures the targets are checked against."""
-
-    sections: list[str] = field(default_factory=list)
-    figures: dict[str, float] = field(default_factory=dict)
-    # Targets checked inside a section: what, goal, measured, "" when met else how far off.
-    targets: list[tuple[str, str, str, str]] = field(default_factory=list)
-
-    def add(self, title: str, text: str) -> None:
-        block = f"## {title}\n\n{text.rstrip()}\n"
-        print("\n" + block, flush=True)
-        self.sections.append(block)
-
-    def target(self, what: str, goal: str, measured: str, missed_by: str) -> None:
-        self.targets.append((what, goal, measured, missed_by))
-
-
-def table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
-    header = list(header)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (no interpolation: a reported p95 is a latency that really happened)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 # --- the machine ---
@@ -167,76 +130,31 @@ def ceilings(report: Report, rounds: int) -> None:
     report.add("Measured ceilings (batch 8, channels_last, 2 FLOPs per mult-add)", text)
 
 
-# --- inference ---
+# --- inference (a child process per OpenMP wait policy: libgomp reads it once, at start) ---
 
 
-def inference(report: Report, batch: int, rounds: int, with_compile: bool) -> None:
-    """Eager fp32 against each fast-path setting on one batch at 299×299 (interleaved, medians)."""
-    # Non-trivial BatchNorm statistics, so that the error column checks the folding for real.
-    model = randomize_batchnorm_(InceptionV2(num_classes=3, seed=0), seed=1).eval()
-    mult_adds = report.figures.setdefault("mult_adds", inference_mult_adds(model, 299))
-    x = torch.randn(batch, 3, 299, 299, generator=torch.Generator().manual_seed(0))
-    variants: dict[str, tuple[InferenceModel, bool]] = {EAGER_NAME: (InferenceModel(model), False)}
-    variants["channels_last"] = (optimize_for_inference(model, fold_bn=False), False)
-    folded = optimize_for_inference(model)
-    variants["fold BN + channels_last"] = (folded, False)
-    variants["fold BN + channels_last + bf16"] = (InferenceModel(folded.model, channels_last=True, bf16=True), True)
-    compile_seconds = {}
-    if with_compile:
-        for name, bf16 in (
-            ("compile + fold BN + channels_last", False),
-            ("compile + fold BN + channels_last + bf16", True),
-        ):
-            compiled = optimize_for_inference(model, bf16=bf16, compile=True)
-            start = time.perf_counter()
-            compiled(x)  # compiles for this batch size (cached in TORCHINDUCTOR_CACHE_DIR)
-            compile_seconds[name] = time.perf_counter() - start
-            variants[name] = (compiled, bf16)
-    reference = variants[EAGER_NAME][0](x)
-    errors = {name: relative_error(fast(x), reference) for name, (fast, _) in variants.items()}
-    seconds = measure_interleaved({name: (lambda f=fast: f(x)) for name, (fast, _) in variants.items()}, rounds)
-    eager = statistics.median(seconds[EAGER_NAME])
-    rows = []
-    for name, (_, bf16) in variants.items():
-        median = statistics.median(seconds[name])
-        gflops = 2 * mult_adds * batch / median / 1e9
-        ceiling = report.figures.get("ceiling_conv_bf16" if bf16 else "ceiling_conv_fp32")
-        tolerance = BF16_TOLERANCE if bf16 else FP32_TOLERANCE
-        report.figures[f"b{batch} {name}"] = eager / median
-        report.figures[f"b{batch} {name} gflops"] = gflops
-        rows.append(
-            (
-                name,
-                f"{batch / median:.1f}",
-                f"{gflops:.0f}",
-                f"{gflops / ceiling:.0%}" if ceiling else "—",
-                f"{eager / median:.2f}×",
-                f"{min(seconds[name]) * 1e3:.0f} / {median * 1e3:.0f} / {max(seconds[name]) * 1e3:.0f}",
-                "reference"
-                if name == EAGER_NAME
-                else f"{errors[name]:.1e} {'ok' if errors[name] < tolerance else 'TOO LARGE'} (< {tolerance:g})",
-            )
-        )
-    text = table(
-        (
-            "setting",
-            "images/s",
-            "GFLOP/s",
-            "of 1×1 ceiling",
-            "vs eager",
-            "ms min / median / max",
-            "max |Δ| / max |logit|",
-        ),
-        rows,
-    )
-    text += f"\n\n{rounds} interleaved rounds after one warm-up call each; {mult_adds / 1e9:.2f} G mult-adds per image "
-    text += "(torchinfo, eval forward without the auxiliary head). bf16 rows are compared with the bf16 ceiling."
-    if compile_seconds:
-        text += " First call (compilation, cache in build/inductor-cache): " + ", ".join(
-            f"{name} {s:.0f} s" for name, s in compile_seconds.items()
-        )
-        text += "."
-    report.add(f"Inference at batch {batch}, 299×299", text)
+def inference(report: Report, quick: bool, no_compile: bool) -> None:
+    """``inference_bench.py`` twice: OpenMP threads spinning briefly before they sleep (the main run), then
+    under the Makefile's ``OMP_WAIT_POLICY=PASSIVE`` (no compile rows: the wait policy is what changes)."""
+    spin = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | {"GOMP_SPINCOUNT": SPIN_COUNT}
+    passive = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"} | {"OMP_WAIT_POLICY": "PASSIVE"}
+    runs = [
+        (spin, f"GOMP_SPINCOUNT={SPIN_COUNT}", ["--quick"] * quick + ["--no-compile"] * no_compile),
+        (passive, "OMP_WAIT_POLICY=PASSIVE", ["--quick" if quick else "--no-compile", "--no-int8"]),
+    ]
+    for env, label, flags in runs:
+        with tempfile.TemporaryDirectory() as folder:
+            output = Path(folder) / "inference.json"
+            command = [sys.executable, str(Path(__file__).parent / "inference_bench.py"), "--output", str(output)]
+            done = subprocess.run([*command, "--label", label, *flags], env=env, check=False)
+            if done.returncode != 0 or not output.exists():
+                report.add(f"Inference ({label})", f"**failed**: `inference_bench.py` exited with {done.returncode}.")
+                continue
+            result = json.loads(output.read_text())
+        report.sections += result["sections"]
+        suffix = "" if env is spin else " (PASSIVE)"
+        report.figures |= {name + suffix: value for name, value in result["figures"].items()}
+        report.targets += [(f"{what}{suffix}", *rest) for what, *rest in result["targets"]]
 
 
 # --- training ---
@@ -392,6 +310,49 @@ def explorers(report: Report, per_control: int) -> None:
     report.add("Explorer callback latency", text)
 
 
+# --- explorers in a browser ---
+
+
+def painted(report: Report) -> None:
+    """From a control change to the new picture painted, in Chromium: ``tests/browser/test_explorer_latency.py``."""
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "painted.json"
+        test = ROOT / "tests" / "browser" / "test_explorer_latency.py"
+        env = os.environ | {"INCEPTION_PAINT_LATENCY_JSON": str(output)}
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", str(test), "-q"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if not output.exists():
+            tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+            report.add(
+                "Explorers in Chromium",
+                "Not measured: the browser test failed:\n\n" + "\n".join(f"    {line}" for line in tail),
+            )
+            return
+        measured = json.loads(output.read_text())
+    rows = []
+    for name, entry in sorted(measured["explorers"].items()):
+        times = entry["painted_ms"]
+        p50, p95 = percentile(times, 50), percentile(times, 95)
+        report.target(
+            f"painted `{name}` p95", "≤ 250 ms", f"{p95:.0f} ms", shortfall(p95 / 1e3, TARGET_PAINT_P95_S, False)
+        )
+        rows.append((name, len(times), f"{p50:.0f}", f"{p95:.0f}", f"{max(times):.0f}", ", ".join(entry["controls"])))
+    text = table(("explorer", "changes", "p50 ms", "p95 ms", "max ms", "kinds of control moved"), rows)
+    text += (
+        "\n\nIn JupyterLab in headless Chromium (`tests/browser/test_explorer_latency.py`): from the first input event "
+        "of a control change (key press, click, select) to the first animation frame after the explorer's output "
+        "changed, i.e. the frame that paints the new picture. Each control moved several times, each explorer's first "
+        f"change excluded. {measured['note']}"
+    )
+    report.add("Explorers in Chromium: control change to new picture painted", text)
+
+
 # --- notebooks ---
 
 
@@ -421,7 +382,9 @@ def run_notebook_here(path: Path) -> dict[str, object]:
 def notebooks(report: Report) -> None:
     """Each notebook in a fresh subprocess, so each kernel's peak memory is measured on its own."""
     rows = []
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
+        (ROOT / "notebooks" / "solutions").glob("*.ipynb")
+    ):
         start = time.perf_counter()
         done = subprocess.run(
             [sys.executable, __file__, "--run-notebook", str(path)], capture_output=True, text=True, check=False
@@ -459,16 +422,18 @@ WHY = {
     "at small batches",
     "explorer": "the data behind each view is cached or cheap, so the time is matplotlib redrawing a whole figure: "
     "laying out and rasterizing its text (ticks, labels, legends) and encoding the PNG; the fast explorers draw "
-    "HTML or compose a PIL image",
+    "HTML or SVG or compose a PIL image",
+    "painted": "the callback's time plus the widget round trip: the browser sends the new value over the kernel's "
+    "websocket, the kernel renders and sends the picture back, the page decodes and paints it; a loaded machine "
+    "delays every hop",
+    "project": "see the profile section of that cell above: it splits the time into convolution kernels (the same "
+    "oneDNN kernels as OpenVINO's), PyTorch's work around each call, and pooling",
+    "project (PASSIVE)": "under OMP_WAIT_POLICY=PASSIVE PyTorch's OpenMP threads sleep after every operator and must "
+    "be woken for the next one, while the peers' thread pools spin; compare the column *speed vs best peer* of the "
+    "same path in the GOMP_SPINCOUNT tables (no compile rows here: only the wait policy differs)",
     "notebook": "the notebook computes more than the 60 s budget allows on this machine, or the machine was loaded",
     "failed": "it raised an error, named in the table above",
 }
-
-
-def shortfall(measured: float, goal: float, higher_is_better: bool = True) -> str:
-    """How far a measurement is from its goal, in percent of the goal."""
-    gap = (goal - measured) / goal if higher_is_better else (measured - goal) / goal
-    return f"{'short' if higher_is_better else 'over'} by {gap:.0%}" if gap > 0 else ""
 
 
 def check_targets(report: Report, busy: str) -> None:
@@ -481,27 +446,23 @@ def check_targets(report: Report, busy: str) -> None:
         wanted = f"≥ {goal:.0%}" if unit == "%" else f"≥ {goal}{unit}"
         rows.append((what, wanted, shown, "met" if met else f"**missed**, {shortfall(measured, goal)}: {WHY[why]}"))
 
-    # The eager fast path, and the compiled one where it was measured.
-    for prefix in ("", "compile + "):
-        fp32, bf16 = f"b8 {prefix}fold BN + channels_last", f"b8 {prefix}fold BN + channels_last + bf16"
+    # The project's own paths against eager, where they were measured (compile rows only in a full run).
+    for name in ("packed oneDNN", "compiled packed"):
+        fp32, bf16 = f"b8 {name} fp32", f"b8 {name} bf16"
         if fp32 not in f:
             continue
-        path = "compiled " if prefix else "fast "
-        figure(f"{path}fp32 path vs eager, batch 8", "fp32 speedup", f[fp32], TARGET_FP32_SPEEDUP, "×")
+        figure(f"{name} fp32 vs eager, batch 8", "fp32 speedup", f[fp32], TARGET_FP32_SPEEDUP, "×")
         if "ceiling_conv_fp32" in f:
             share = f[f"{fp32} gflops"] / f["ceiling_conv_fp32"]
             figure(
-                f"{path}fp32 path, share of the 1×1-conv fp32 ceiling",
-                "fp32 ceiling",
-                share,
-                TARGET_FP32_OF_CEILING,
-                "%",
+                f"{name} fp32, share of the 1×1-conv fp32 ceiling", "fp32 ceiling", share, TARGET_FP32_OF_CEILING, "%"
             )
-        figure(f"{path}bf16 path vs eager, batch 8", "bf16 speedup", f[bf16], TARGET_BF16_SPEEDUP, "×")
+        figure(f"{name} bf16 vs eager, batch 8", "bf16 speedup", f[bf16], TARGET_BF16_SPEEDUP, "×")
     if "train speedup" in f:
         figure("training, channels_last vs NCHW, batch 8", "training", f["train speedup"], TARGET_TRAIN_SPEEDUP, "×")
     for what, goal, measured, over in report.targets:  # per explorer and per notebook
-        why = WHY["failed" if over == "failed" else what.split()[0]]
+        kind = what.split()[0] + (" (PASSIVE)" if what.startswith("project") and what.endswith("(PASSIVE)") else "")
+        why = WHY["failed" if over == "failed" else kind]
         rows.append((what, goal, measured, "met" if not over else f"**missed**, {over}: {why}"))
     text = table(("target", "goal", "measured", ""), rows)
     text += f"\n\nMeasured under: {busy}."
@@ -529,13 +490,11 @@ def main(argv: list[str] | None = None) -> int:
     report.add("Machine", table(("", ""), [*machine().items(), ("load before", busy)]))
     sections: dict[str, Callable[[], None]] = {
         "ceilings": lambda: ceilings(report, rounds=5 if quick else 15),
-        "inference": lambda: (
-            inference(report, batch=1, rounds=5 if quick else 15, with_compile=not (quick or args.no_compile)),
-            inference(report, batch=8, rounds=3 if quick else 7, with_compile=not (quick or args.no_compile)),
-        ),
+        "inference": lambda: inference(report, quick, args.no_compile),
         "training": lambda: training(report, rounds=2 if quick else 4),
         "receptive-field": lambda: receptive_field(report, rounds=3),
         "explorers": lambda: explorers(report, per_control=4 if quick else 8),
+        "paint": lambda: painted(report),
         "notebooks": lambda: notebooks(report),
     }
     for name, run in sections.items():
@@ -556,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-SECTIONS = ("ceilings", "inference", "training", "receptive-field", "explorers", "notebooks")
+SECTIONS = ("ceilings", "inference", "training", "receptive-field", "explorers", "paint", "notebooks")
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,7 +1,9 @@
-"""The inference fast path: equivalence with eager on non-trivial BatchNorm, no mutation, measurements."""
+"""The inference fast path: equivalence with eager on non-trivial BatchNorm, no mutation, the packed
+oneDNN convolutions, what the profilers report, measurements."""
 
 from __future__ import annotations
 
+import collections
 import copy
 import os
 
@@ -19,11 +21,14 @@ from inception_lib.explorers.fast import throughput_explorer
 from inception_lib.inference.fast_path import (
     BF16_TOLERANCE,
     FP32_TOLERANCE,
+    InferenceModel,
     fold_batchnorm,
     optimize_for_inference,
     randomize_batchnorm_,
     relative_error,
 )
+from inception_lib.inference.packed import PackedConvReLU, pack_convolutions
+from inception_lib.inference.profiling import onednn_primitives, operator_times
 from inception_lib.inference.timing import (
     ALL_SETTINGS,
     EAGER,
@@ -33,6 +38,7 @@ from inception_lib.inference.timing import (
     measure_interleaved,
     time_modules,
 )
+from inception_lib.model import BasicConv2d
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +88,57 @@ def test_bf16_fast_path_is_close_but_really_bf16(model, x, reference):
     assert torch.equal(out.argmax(1), reference.argmax(1))
 
 
+def test_bf16_weights_compute_what_autocast_computes(model, x):
+    """Autocast casts each weight to bf16 on every call, and the ops between convolutions keep the
+    bf16 they receive: the result is that of a bf16 copy of the weights, cast once."""
+    folded = fold_batchnorm(model).to(memory_format=torch.channels_last)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast = folded(x.contiguous(memory_format=torch.channels_last)).float()
+    weights = optimize_for_inference(model, bf16=True)
+    assert next(weights.model.parameters()).dtype == torch.bfloat16
+    assert relative_error(weights(x), autocast) < FP32_TOLERANCE
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_packed_path_matches_eager(model, x, reference, bf16):
+    fast = optimize_for_inference(model, bf16=bf16, pack=True, input_shape=tuple(x.shape))
+    packed = [m for m in fast.model.modules() if isinstance(m, PackedConvReLU)]
+    left = [name for name, m in fast.model.named_modules() if isinstance(m, BasicConv2d)]
+    reached = [name for name, m in model.named_modules() if isinstance(m, BasicConv2d) and ".aux." not in name]
+    assert len(packed) == len(reached) and all(".aux." in name for name in left)  # eval never reaches the aux head
+    assert all(m.dtype == (torch.bfloat16 if bf16 else torch.float32) for m in packed)
+    error = relative_error(fast(x), reference)
+    assert error < (BF16_TOLERANCE if bf16 else FP32_TOLERANCE)
+    other = x[:1]  # another batch size than the one packed for: slower, still right
+    assert relative_error(fast(other), reference[:1]) < (BF16_TOLERANCE if bf16 else FP32_TOLERANCE)
+
+
+def test_packing_needs_folded_channels_last_convolutions(model):
+    with pytest.raises(ValueError, match="pack=True needs fold_bn=True and channels_last=True"):
+        optimize_for_inference(model, fold_bn=False, pack=True)
+    with pytest.raises(ValueError, match="fold it into the convolutions first"):
+        pack_convolutions(model, (1, 3, 75, 75))
+    with pytest.raises(ValueError, match=r"input_shape must be \(N, C, H, W\)"):
+        pack_convolutions(fold_batchnorm(model), (3, 75, 75))
+
+
+def test_profilers_see_the_fused_kernels_and_no_reorders(model, x):
+    eager, packed = InferenceModel(model), optimize_for_inference(model, pack=True, input_shape=tuple(x.shape))
+    ops = operator_times(lambda: packed(x), calls=1, warmup=1)
+    assert "mkldnn::_convolution_pointwise" in ops and "aten::native_batch_norm" not in ops
+    assert "aten::native_batch_norm" in operator_times(lambda: eager(x), calls=1, warmup=1)
+    kernels = [(p.kind, n) for p, (n, _) in onednn_primitives(lambda: packed(x), warmup=1).items()]
+    assert "reorder" not in {kind for kind, _ in kernels}  # the weights were reordered once, when packing
+    convolutions = sum(isinstance(m, PackedConvReLU) for m in packed.modules())
+    assert sum(n for kind, n in kernels if kind == "convolution") == convolutions
+    eager_counts = collections.Counter()
+    for p, (n, _) in onednn_primitives(lambda: eager(x), warmup=1).items():
+        eager_counts[p.kind] += n
+    assert eager_counts["reorder"] >= eager_counts["convolution"]  # eager NCHW reorders every convolution's weights
+    with pytest.raises(ValueError, match="calls must be at least 1"):
+        operator_times(lambda: None, calls=0)
+
+
 def test_folding_removes_batchnorm_and_its_parameters(model):
     folded = fold_batchnorm(model)
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
@@ -128,9 +185,10 @@ def test_training_mode_is_refused():
     os.environ.get("INCEPTION_TEST_COMPILE") != "1",
     reason="torch.compile takes minutes cold on 2 cores; set INCEPTION_TEST_COMPILE=1 (the benchmark checks it too)",
 )
-def test_compiled_fast_path_matches_eager(model, x, reference, tmp_path, monkeypatch):
+@pytest.mark.parametrize("pack", [False, True])
+def test_compiled_fast_path_matches_eager(model, x, reference, tmp_path, monkeypatch, pack):
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", os.environ.get("TORCHINDUCTOR_CACHE_DIR", str(tmp_path)))
-    fast = optimize_for_inference(model, compile=True)
+    fast = optimize_for_inference(model, pack=pack, input_shape=tuple(x.shape), compile=True)
     assert relative_error(fast(x), reference) < FP32_TOLERANCE
 
 
@@ -153,7 +211,7 @@ def test_inference_mult_adds_skips_the_aux_head(small):
 
 
 def _timings() -> FastPathTimings:
-    seconds = {s: 1.0 / (1 + s.fold_bn + 2 * s.channels_last + 4 * s.bf16) for s in ALL_SETTINGS}
+    seconds = {s: 1.0 / (1 + s.fold_bn + 2 * s.channels_last + 4 * s.bf16 + 8 * s.pack) for s in ALL_SETTINGS}
     return FastPathTimings(batch=4, size=299, mult_adds=5_000_000_000, seconds=seconds)
 
 
@@ -164,6 +222,8 @@ def test_timings_arithmetic():
     assert t.gflops(EAGER) == pytest.approx(2 * 5 * 4)
     assert t.speedup(best) == pytest.approx(8)
     assert best.label == "fold+NHWC+bf16" and EAGER.label == "eager"
+    assert len(ALL_SETTINGS) == 10 and all(s.fold_bn and s.channels_last for s in ALL_SETTINGS if s.pack)
+    assert FastSettings(True, True, True, True).label == "fold+NHWC+bf16+packed"
 
 
 def test_measure_fast_path_reports_every_setting(small):
@@ -204,6 +264,18 @@ def test_throughput_explorer_redraws_on_each_control():
         explorer.set(**{name: value})
         seen.add(explorer.html.value)
     assert len(seen) == 5 and "<b>bf16</b>" in explorer.html.value
+
+
+def test_throughput_explorer_keeps_packing_consistent():
+    explorer = throughput_explorer(_timings())
+    explorer.set(fold_bn=False)
+    explorer.set(pack=True)  # packing needs folding and channels_last: both come back on
+    assert explorer.values() | {"metric": None} == dict(
+        fold_bn=True, channels_last=True, bf16=False, pack=True, metric=None
+    )
+    assert "<b>fold+NHWC+packed</b>" in explorer.html.value
+    explorer.set(channels_last=False)
+    assert explorer.values()["pack"] is False and "<b>fold</b>" in explorer.html.value
 
 
 def test_time_modules_times_each_module_and_leaves_meta_layers_alone():

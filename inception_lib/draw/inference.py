@@ -54,6 +54,7 @@ def throughput_html(
     fold_bn: bool = True,
     channels_last: bool = True,
     bf16: bool = False,
+    pack: bool = False,
     metric: str = "× eager",
 ) -> str:
     """Table of every measured setting with a bar in ``metric``; the chosen setting highlighted.
@@ -62,11 +63,11 @@ def throughput_html(
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-    chosen = FastSettings(fold_bn, channels_last, bf16)
+    chosen = FastSettings(fold_bn, channels_last, bf16, pack)
     if chosen not in timings.seconds:
         raise ValueError(f"{chosen.label} was not measured; measured: {[s.label for s in timings.seconds]}")
     columns = {"images/s": timings.images_per_second, "GFLOP/s": timings.gflops, "× eager": timings.speedup}
-    settings = sorted(timings.seconds, key=lambda s: (s.bf16, s.fold_bn, s.channels_last))
+    settings = sorted(timings.seconds, key=lambda s: (s.bf16, s.fold_bn, s.channels_last, s.pack))
     top = max(columns[metric](s) for s in settings)
     rows = []
     for s in settings:

@@ -24,34 +24,46 @@ from ..training.losses import (
     optimal_logit_gap,
     smooth_targets,
 )
+from . import svg
+from .svg import Panel, SvgChart, nice_ticks, svg_document
 
 
-def plot_label_smoothing(epsilon: float = LABEL_SMOOTHING, num_classes: int = 3) -> Figure:
+def plot_label_smoothing(epsilon: float = LABEL_SMOOTHING, num_classes: int = 3) -> SvgChart:
     """Left: the target distribution q' for one example. Right: loss against the logit gap, with and
-    without smoothing, and the finite optimum that smoothing creates."""
+    without smoothing, and the finite optimum that smoothing creates. SVG: redraws in milliseconds."""
     check_epsilon(epsilon)
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-    fig = Figure(figsize=(9, 3.2), layout="constrained")
-    targets_ax, loss_ax = fig.subplots(1, 2, width_ratios=(1, 1.6))
     shown = min(num_classes, 10)
-    target = smooth_targets(torch.tensor([0]), num_classes, epsilon)[0, :shown]
-    targets_ax.bar(range(shown), [1.0] + [0.0] * (shown - 1), color="lightgrey", label="one-hot δ")
-    targets_ax.bar(range(shown), target.numpy(), width=0.5, color="tab:blue", label=f"q' (ε = {epsilon:.2f})")
-    targets_ax.set(xlabel="class" + (" (first 10)" if num_classes > shown else ""), ylabel="target probability")
-    targets_ax.set(ylim=(0, 1.05), xticks=range(shown), title=f"targets, K = {num_classes}")
-    targets_ax.legend(fontsize=8)
-    gaps = torch.linspace(0, 15, 301)
-    loss_ax.plot(gaps, loss_at_gap(gaps, num_classes, 0.0), color="grey", ls="--", label="ε = 0 (keeps falling)")
-    loss_ax.plot(gaps, loss_at_gap(gaps, num_classes, epsilon), color="tab:blue", label=f"ε = {epsilon:.2f}")
+    target = smooth_targets(torch.tensor([0]), num_classes, epsilon)[0, :shown].tolist()
+    bars = Panel(62, 28, 250, 232, xlim=(-0.6, shown - 0.4), ylim=(0, 1.05))
+    bars.bars(range(shown), [1.0] + [0.0] * (shown - 1), 0.8, svg.LIGHT_GREY, "one-hot δ")
+    bars.bars(range(shown), target, 0.5, svg.BLUE, f"q' (ε = {epsilon:.2f})")
+    bars.frame(
+        range(shown),
+        nice_ticks(0, 1.0),
+        xlabel="class" + (" (first 10)" if num_classes > shown else ""),
+        ylabel="target probability",
+        title=f"targets, K = {num_classes}",
+    )
+    bars.legend()
+    gaps = torch.linspace(0, 15, 151)
+    plain, smoothed = loss_at_gap(gaps, num_classes, 0.0), loss_at_gap(gaps, num_classes, epsilon)
+    top = float(max(plain.max(), smoothed.max()))
+    loss = Panel(400, 28, 480, 232, xlim=(-0.75, 15.75), ylim=(-0.05 * top, 1.05 * top))
+    xticks, yticks = nice_ticks(0, 15), nice_ticks(0, top)
+    loss.grid(xticks, yticks)
+    loss.line(gaps.tolist(), plain.tolist(), svg.GREY, "--", label="ε = 0 (keeps falling)")
+    loss.line(gaps.tolist(), smoothed.tolist(), svg.BLUE, label=f"ε = {epsilon:.2f}")
     best = optimal_logit_gap(num_classes, epsilon)
     if math.isfinite(best) and best <= float(gaps[-1]):
         low = float(loss_at_gap(torch.tensor(best), num_classes, epsilon))
-        loss_ax.plot([best], [low], "o", color="tab:red", label=f"optimum: gap {best:.2f}")
-    loss_ax.set(xlabel="logit gap (correct minus each other class)", ylabel="cross-entropy", title="loss")
-    loss_ax.legend(fontsize=8)
-    loss_ax.grid(alpha=0.3)
-    return fig
+        loss.point(best, low, svg.RED, label=f"optimum: gap {best:.2f}")
+    loss.frame(
+        xticks, yticks, xlabel="logit gap (correct minus each other class)", ylabel="cross-entropy", title="loss"
+    )
+    loss.legend()
+    return svg_document(900, 320, [bars, loss])
 
 
 def plot_logit_gaps(epsilons: Sequence[float], num_classes: int = 3, steps: int = 300) -> Figure:
@@ -131,31 +143,48 @@ def plot_history(history: Sequence[dict[str, Any]], title: str = "") -> Figure:
 
 def plot_epoch(
     history: Sequence[dict[str, Any]], epoch: int, average: bool = True, classes: Sequence[str] = ()
-) -> Figure:
-    """Validation accuracy up to ``epoch`` and that epoch's confusion matrix, for the raw weights or their average."""
+) -> SvgChart:
+    """Validation accuracy up to ``epoch`` and that epoch's confusion matrix, for the raw weights or their
+    average. SVG: redraws in milliseconds."""
     epochs = [r["epoch"] for r in history]
     if epoch not in epochs:
         raise ValueError(f"epoch {epoch} is not in this history (epochs {epochs[0]}..{epochs[-1]})")
     suffix = "_ema" if average else ""
     record = history[epochs.index(epoch)]
-    confusion = torch.tensor(record[f"confusion{suffix}"])
+    confusion = [[int(v) for v in row] for row in record[f"confusion{suffix}"]]
     names = list(classes) or [str(k) for k in range(len(confusion))]
-    fig = Figure(figsize=(9, 3.2), layout="constrained")
-    curve_ax, matrix_ax = fig.subplots(1, 2, width_ratios=(1.6, 1))
-    curve_ax.plot(epochs, [r[f"val_acc{suffix}"] for r in history], "-o", markersize=3, color="tab:blue")
-    curve_ax.axvline(epoch, color="tab:red", lw=1)
-    curve_ax.axhline(1 / len(names), color="grey", lw=0.8, ls=":", label="chance")
-    curve_ax.set(
+    k = len(names)
+    if len(confusion) != k or any(len(row) != k for row in confusion):
+        raise ValueError(f"the confusion matrix of epoch {epoch} is not {k}×{k} for classes {names}")
+    span = max(1, epochs[-1] - epochs[0])
+    curve = Panel(62, 28, 470, 232, xlim=(epochs[0] - 0.05 * span, epochs[-1] + 0.05 * span), ylim=(0, 1.02))
+    xticks = [t for t in nice_ticks(epochs[0], epochs[-1]) if t == int(t)]
+    yticks = nice_ticks(0, 1.0)
+    curve.grid(xticks, yticks)
+    curve.line(epochs, [r[f"val_acc{suffix}"] for r in history], svg.BLUE, marker=3)
+    curve.vline(epoch, svg.RED)
+    curve.hline(1 / k, svg.GREY, ":", 0.8, label="chance")
+    curve.frame(
+        xticks,
+        yticks,
         xlabel="epoch",
         ylabel="validation accuracy",
-        ylim=(0, 1.02),
         title="weight average" if average else "raw weights",
     )
-    curve_ax.grid(alpha=0.3)
-    curve_ax.legend(fontsize=8)
-    draw_confusion(matrix_ax, confusion, names)
-    matrix_ax.set_title(f"epoch {epoch}: accuracy {record[f'val_acc{suffix}']:.1%}")
-    return fig
+    curve.legend("lower right")
+    side = 232
+    matrix = Panel(900 - 30 - side, 28, side, side, xlim=(-0.5, k - 0.5), ylim=(k - 0.5, -0.5))
+    matrix.heat_map(confusion)
+    matrix.frame(
+        range(k),
+        range(k),
+        names,
+        names,
+        xlabel="predicted",
+        ylabel="true",
+        title=f"epoch {epoch}: accuracy {record[f'val_acc{suffix}']:.1%}",
+    )
+    return svg_document(900, 320, [curve, matrix])
 
 
 def draw_confusion(ax: Axes, confusion: Tensor, classes: Sequence[str]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import ipywidgets as widgets
 
@@ -11,6 +11,14 @@ from ..draw.inference import METRICS, throughput_html
 from ..inference.timing import FastPathTimings, measure_fast_path
 from ..model import InceptionV2
 from .base import Explorer
+
+
+def _pack_needs_layout(controls: Mapping[str, widgets.ValueWidget], changed: widgets.ValueWidget) -> None:
+    """oneDNN's fused kernel takes folded, channels_last convolutions: keep the three switches consistent."""
+    if changed is controls["pack"] and changed.value:
+        controls["fold_bn"].value = controls["channels_last"].value = True
+    elif changed in (controls["fold_bn"], controls["channels_last"]) and not changed.value:
+        controls["pack"].value = False
 
 
 def throughput_explorer(timings: FastPathTimings | None = None) -> Explorer:
@@ -23,8 +31,10 @@ def throughput_explorer(timings: FastPathTimings | None = None) -> Explorer:
         model = InceptionV2(num_classes=3, seed=0).eval()
         timings = measure_fast_path(model, mult_adds=inference_mult_adds(model))
 
-    def render(fold_bn: bool, channels_last: bool, bf16: bool, metric: str):
-        return throughput_html(timings, fold_bn=fold_bn, channels_last=channels_last, bf16=bf16, metric=metric)
+    def render(fold_bn: bool, channels_last: bool, bf16: bool, pack: bool, metric: str):
+        return throughput_html(
+            timings, fold_bn=fold_bn, channels_last=channels_last, bf16=bf16, pack=pack, metric=metric
+        )
 
     return Explorer(
         "Inference fast path: measured throughput",
@@ -32,9 +42,11 @@ def throughput_explorer(timings: FastPathTimings | None = None) -> Explorer:
         {
             "fold_bn": widgets.Checkbox(value=True, description="fold BatchNorm"),
             "channels_last": widgets.Checkbox(value=True, description="channels_last"),
-            "bf16": widgets.Checkbox(value=False, description="bf16 autocast"),
+            "bf16": widgets.Checkbox(value=False, description="bf16 weights"),
+            "pack": widgets.Checkbox(value=False, description="packed oneDNN"),
             "metric": widgets.ToggleButtons(options=METRICS, value="× eager"),
         },
+        link=_pack_needs_layout,
     )
 
 

@@ -1,5 +1,6 @@
 """The inference fast path: BatchNorm folded into the convolutions, channels-last memory, bfloat16
-autocast and ``torch.compile`` (``inference.timing`` measures whether each one pays).
+weights, oneDNN's fused convolutions with pre-reordered weights (``inference.packed``) and
+``torch.compile`` (``inference.timing`` and ``make bench`` measure whether each one pays).
 
 Every ``BasicConv2d`` computes ``relu(bn(conv(x)))``. At inference BatchNorm is a fixed per-channel
 affine map, ``y = γ (z − μ) / σ + β`` with ``σ = sqrt(running_var + eps)``, so it can be baked into
@@ -16,11 +17,12 @@ from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..model import BasicConv2d
-from ..model.runtime import autocast
+from .packed import pack_convolutions
 
 # Largest |fast − eager| allowed, as a fraction of the largest |eager logit|. fp32 differs only by
 # the rounding of the reordered arithmetic; bfloat16 keeps 8 significant bits (≈ 0.4 % per value),
 # and the errors of ~100 layers add up.
+DEFAULT_INPUT_SHAPE = (1, 3, 299, 299)
 FP32_TOLERANCE = 1e-4
 BF16_TOLERANCE = 5e-2
 
@@ -68,10 +70,11 @@ def randomize_batchnorm_(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 class InferenceModel(nn.Module):
-    """Runs ``model`` for inference: no autograd, optional channels-last input, optional bf16 autocast.
+    """Runs ``model`` for inference: no autograd, the input converted to the model's layout and dtype.
 
-    Wraps without copying; build one with ``optimize_for_inference``. Returns float32 logits
-    whatever the compute precision, so callers compare and post-process as usual.
+    Wraps without copying; build one with ``optimize_for_inference``. ``bf16``: the model holds
+    bfloat16 weights, so the input is cast to bfloat16 too. Returns float32 logits whatever the
+    compute precision, so callers compare and post-process as usual.
     """
 
     def __init__(self, model: nn.Module, *, channels_last: bool = False, bf16: bool = False) -> None:
@@ -81,9 +84,9 @@ class InferenceModel(nn.Module):
         self.bf16 = bf16
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad(), autocast("cpu", self.bf16):
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        x = x.to(torch.bfloat16 if self.bf16 else torch.float32).contiguous(memory_format=layout)
+        with torch.no_grad():
             return self.model(x).float()
 
 
@@ -93,25 +96,43 @@ def optimize_for_inference(
     fold_bn: bool = True,
     channels_last: bool = True,
     bf16: bool = False,
-    compile: bool = False,
+    pack: bool = False,
+    input_shape: tuple[int, int, int, int] = DEFAULT_INPUT_SHAPE,
+    compile: bool | dict[str, object] = False,
 ) -> InferenceModel:
     """A fast inference copy of an eval-mode ``model``; the caller's model is left untouched.
 
     ``fold_bn``: fold each BatchNorm into its convolution. ``channels_last``: store weights and
-    activations as N×H×W×C, the layout oneDNN's convolutions run fastest on. ``bf16``: compute
-    under bfloat16 autocast (fast where the CPU has AVX-512 BF16 or AMX; looser accuracy, see
-    ``BF16_TOLERANCE``). ``compile``: ``torch.compile`` with inductor and weight freezing (the
-    first call compiles, tens of seconds cold; set ``TORCHINDUCTOR_CACHE_DIR`` to keep the cache).
-    Raises ``ValueError`` for a model in training mode.
+    activations as N×H×W×C, a layout oneDNN's convolutions take without reordering. ``bf16``: a
+    bfloat16 copy of the weights (fast where the CPU has AVX-512 BF16 or AMX; looser accuracy, see
+    ``BF16_TOLERANCE``). Casting once beats ``torch.autocast``, which casts every weight on every
+    call and computes the same numbers. ``pack``: oneDNN's fused convolution + bias + ReLU with the
+    weights reordered once for ``input_shape`` (needs ``fold_bn`` and ``channels_last``; other
+    shapes still work, at eager speed). ``compile``: ``torch.compile`` with inductor (a dict: its
+    options); by default with its C++ wrapper after ``pack``, with weight freezing without it. The
+    first call compiles for the input shape (seconds to a minute cold; ``TORCHINDUCTOR_CACHE_DIR``
+    keeps the cache).
+    Raises ``ValueError`` for a model in training mode or ``pack`` without folding and channels_last.
     """
     require_eval(model, "optimize_for_inference")
+    if pack and not (fold_bn and channels_last):
+        raise ValueError("pack=True needs fold_bn=True and channels_last=True: oneDNN's fused kernel has no BatchNorm")
     fast = fold_batchnorm(model) if fold_bn else copy.deepcopy(model)
+    if bf16:
+        fast = fast.to(torch.bfloat16)
     if channels_last:
         fast = fast.to(memory_format=torch.channels_last)
+    if pack:
+        fast = pack_convolutions(fast, input_shape)
     if compile:
-        # Freezing turns the weights into constants, so inductor can pre-pack them for oneDNN and
-        # fuse each ReLU into its convolution; it applies only under no_grad, which InferenceModel sets.
-        fast = torch.compile(fast, options={"freezing": True}, dynamic=False)
+        # Packed: the weights are oneDNN's already; inductor's C++ wrapper calls the kernels without a
+        # Python line per layer (benchmarks/RESULTS.md, "Compiler options"). Unpacked: freezing turns the
+        # weights into constants, so that inductor can treat them as such (applies under no_grad only,
+        # which InferenceModel sets).
+        options = (
+            dict(compile) if isinstance(compile, dict) else ({"cpp_wrapper": True} if pack else {"freezing": True})
+        )
+        fast = torch.compile(fast, options=options, dynamic=False)
     return InferenceModel(fast, channels_last=channels_last, bf16=bf16)
 
 

@@ -77,20 +77,23 @@ def _materialized(module: nn.Module) -> nn.Module:
 
 
 class FastSettings(NamedTuple):
-    """One combination of the fast path's switches (``torch.compile`` aside)."""
+    """One combination of the fast path's switches (``torch.compile`` aside). ``pack`` needs the
+    other two layout switches: oneDNN's fused kernel takes folded, channels_last convolutions."""
 
     fold_bn: bool
     channels_last: bool
     bf16: bool
+    pack: bool = False
 
     @property
     def label(self) -> str:
-        parts = [name for name, on in zip(("fold", "NHWC", "bf16"), self, strict=True) if on]
+        parts = [name for name, on in zip(("fold", "NHWC", "bf16", "packed"), self, strict=True) if on]
         return "+".join(parts) or "eager"
 
 
 EAGER = FastSettings(False, False, False)
-ALL_SETTINGS = tuple(FastSettings(f, c, b) for b in (False, True) for f in (False, True) for c in (False, True))
+_LAYOUTS = ((False, False, False), (False, True, False), (True, False, False), (True, True, False), (True, True, True))
+ALL_SETTINGS = tuple(FastSettings(fold, nhwc, bf16, pack) for bf16 in (False, True) for fold, nhwc, pack in _LAYOUTS)
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,8 @@ def measure_fast_path(
 ) -> FastPathTimings:
     """Time ``model`` under each setting on one random batch (interleaved rounds, medians).
 
-    Builds one copy per folded or channels_last variant (eager runs ``model`` itself, unchanged);
-    bf16 reuses the fp32 copy under autocast. ``mult_adds`` per image (e.g. from
+    Builds one copy per setting (eager runs ``model`` itself, unchanged); ``bf16`` settings hold a
+    bfloat16 copy of the weights. ``mult_adds`` per image (e.g. from
     ``analysis.costs.inference_mult_adds``) turns times into GFLOP/s.
     """
     settings = tuple(settings)
@@ -134,15 +137,15 @@ def measure_fast_path(
         settings = (EAGER, *settings)
     require_eval(model, "measure_fast_path")
     x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(seed))
-    copies: dict[tuple[bool, bool], nn.Module] = {}
     runs: dict[str, Callable[[], object]] = {}
     for s in settings:
-        key = (s.fold_bn, s.channels_last)
-        if key not in copies:
-            copies[key] = (
-                optimize_for_inference(model, fold_bn=key[0], channels_last=key[1]).model if any(key) else model
+        fast = (
+            optimize_for_inference(
+                model, fold_bn=s.fold_bn, channels_last=s.channels_last, bf16=s.bf16, pack=s.pack, input_shape=x.shape
             )
-        fast = InferenceModel(copies[key], channels_last=s.channels_last, bf16=s.bf16)
+            if s != EAGER
+            else InferenceModel(model)
+        )
         runs[s.label] = lambda fast=fast: fast(x)
     seconds = measure_interleaved(runs, rounds)
     medians = {s: statistics.median(seconds[s.label]) for s in settings}
