@@ -43,8 +43,9 @@ test: setup system-deps lint
 # Re-execute notebooks in place so their stored outputs match the library: `make notebooks`,
 # or one of them: `make notebooks NB=notebooks/02_module_f5.ipynb`. First each gets the setup cell
 # (installs the library on Colab) and loses its widget state: an explorer keeps its picture once,
-# as its output (the site renders its other views).
-notebooks: setup
+# as its output (the site renders its other views). The peers are installed so that notebook 10's stored
+# outputs show them beside the project's paths (those cells' outputs are not compared by nbval).
+notebooks: setup peers
 	$(BIN)/python -m website.prepare_notebooks $(NB)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=300 --NotebookClient.record_timing=False \

@@ -291,3 +291,15 @@ def test_time_modules_times_each_module_and_leaves_meta_layers_alone():
     assert list(times) == ["stack", "counted"] and all(t >= 0 for t in times.values())
     assert len(calls) == 1 + 3  # one warm-up call, then one per round
     assert all(p.is_meta for p in stack.parameters())
+
+
+def test_throughput_explorer_has_a_view_at_every_point_of_its_site_grid():
+    """The site's copy has no link between the checkboxes: packing without folding shows the packed view."""
+    frames = throughput_explorer(_timings()).frames()
+    assert len(frames["frames"]) == 2 * 2 * 2 * 2 * 3
+    names = [c["name"] for c in frames["controls"]]
+    point = {"fold_bn": 0, "channels_last": 0, "bf16": 0, "pack": 1, "metric": 0}  # off, off, off, on
+    index = 0
+    for control in frames["controls"]:
+        index = index * len(control["labels"]) + point[control["name"]]
+    assert names == list(point) and "<b>fold+NHWC+packed</b>" in frames["frames"][index]["html"]

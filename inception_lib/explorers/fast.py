@@ -32,6 +32,9 @@ def throughput_explorer(timings: FastPathTimings | None = None) -> Explorer:
         timings = measure_fast_path(model, mult_adds=inference_mult_adds(model))
 
     def render(fold_bn: bool, channels_last: bool, bf16: bool, pack: bool, metric: str):
+        # What the link does to the checkboxes, for the site's frames too (they have no link):
+        # packing implies folded, channels_last convolutions.
+        fold_bn, channels_last = fold_bn or pack, channels_last or pack
         return throughput_html(
             timings, fold_bn=fold_bn, channels_last=channels_last, bf16=bf16, pack=pack, metric=metric
         )
