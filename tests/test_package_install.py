@@ -16,7 +16,7 @@ from .conftest import ROOT
 pytestmark = pytest.mark.slow
 
 ASSETS = ROOT / "inception_lib" / "assets"
-NOTEBOOK = "07_receptive_fields.ipynb"  # photos, the trained checkpoint, the analysis and drawing layers
+NOTEBOOK = "08_feature_maps.ipynb"  # photos, the trained checkpoint, the analysis and drawing layers
 # What a reader needs beside the package to run a notebook: a kernel and a runner. Versions from requirements.txt.
 RUNNER = ["ipykernel", "nbclient", "nbformat"]
 CHECK_ASSETS = """
