@@ -37,11 +37,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Two test processes (TEST_WORKERS=0 runs one). Each notebook, and all the browser tests together (one
-# JupyterLab server, one chromium, one site build), stay in one process: tests/conftest.py groups them.
+# Two test processes (TEST_WORKERS=0 runs one), each taking whole files: a notebook's cells run in order in
+# one kernel, and a file's fixtures (the site build, a JupyterLab server) are built once.
 TEST_WORKERS ?= 2
 test: setup system-deps lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Re-execute notebooks in place so their stored outputs match the library: `make notebooks`,
 # or one of them: `make notebooks NB=notebooks/02_module_f5.ipynb`. First each gets the setup cell

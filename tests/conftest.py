@@ -13,17 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DESIGN_DOCUMENT = ROOT / "docs" / "design_document.md"
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for ``pytest -n 2 --dist loadgroup`` (``make test``): one per file, so that a notebook's cells run
-    in order in one kernel and a module's fixtures are built once, and one for every test that drives chromium,
-    so that they share one JupyterLab server, one browser and one site build. Runs before xdist reads the marks."""
-    for item in items:
-        parts = item.path.relative_to(ROOT).parts
-        group = "browser" if parts[:2] in (("tests", "browser"), ("tests", "site")) else "/".join(parts)
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def model3() -> InceptionV2:
     """The design document's configuration: 3 classes, auxiliary head on, fixed seed, eval mode."""

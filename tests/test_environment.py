@@ -34,3 +34,9 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make lab" in readme
     assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == "make test"
+
+
+def test_parallel_tests_keep_each_file_in_one_process():
+    # nbval runs a notebook's cells in order in one kernel: xdist must hand out whole files, never single tests.
+    pytest_lines = [line for line in (ROOT / "Makefile").read_text().splitlines() if "-m pytest" in line]
+    assert pytest_lines and all("--dist loadfile" in line for line in pytest_lines if " -n " in line), pytest_lines
