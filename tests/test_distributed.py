@@ -4,10 +4,10 @@ rank ends the job, and the command line works unchanged under torchrun."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import torch
@@ -120,12 +120,16 @@ def test_two_processes_match_one_with_the_global_batch(tmp_path):
 
 
 def test_a_rank_that_dies_ends_the_job(tmp_path):
-    started = time.monotonic()
-    result = _torchrun(_script(tmp_path), str(tmp_path / "crash"), "crash", timeout=300)
-    elapsed = time.monotonic() - started
+    out = tmp_path / "crash"
+    result = _torchrun(_script(tmp_path), str(out), "crash", timeout=300)  # the timeout only guards a hang
     assert result.returncode != 0
     assert "rank 1 fails on purpose" in result.stderr
-    assert elapsed < 120, f"the job took {elapsed:.0f} s to fail"
+    root_cause = result.stderr.split("Root Cause (first observed failure):")[-1]
+    assert re.search(r"rank\s*: 1 \(local_rank: 1\)", root_cause), root_cause  # torchrun blames the raising rank
+    # The survivor is stopped by its peer's closed connection or torchrun's SIGTERM, not after waiting out
+    # the collectives' timeout (TINY's dist_timeout): gloo would then report "Timed out waiting ...".
+    assert "timed out" not in result.stderr.lower(), result.stderr[-3000:]
+    assert not list(out.glob("rank*.pt"))  # neither rank got to the end of training
 
 
 def test_the_command_line_runs_under_torchrun(tmp_path):
