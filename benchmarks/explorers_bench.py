@@ -51,7 +51,7 @@ def explorers(report: Report, per_control: int) -> None:
     """p50 / p95 of ``explorer.set(...)`` over a sweep of every control, the first call excluded."""
     from inception_lib.explorers import all_explorers
 
-    rows, worst = [], 0.0
+    rows = []
     found = all_explorers()
     for name, factory in sorted(found.items()):
         start = time.perf_counter()
@@ -75,7 +75,6 @@ def explorers(report: Report, per_control: int) -> None:
             continue
         later = latencies[1:]
         p95 = percentile(later, 95)
-        worst = max(worst, p95)
         report.target(
             f"explorer `{name}` callback p95",
             "≤ 100 ms",
