@@ -203,10 +203,9 @@ class FeatureMaps:
 
     def statistics(self, weights: str | None = None) -> list[BlockStats]:
         """Per block, in network order: how large and how sparse its output is on the photos."""
-        cache = self._cache(weights)
         stats = []
-        for block in self.blocks:
-            act = cache.activations(self.images, [block])[block]
+        # Every block in one pass of the network (the cache captures all missing names at once).
+        for block, act in self._cache(weights).activations(self.images, self.blocks).items():
             silent = (act == 0).all(dim=3).all(dim=2).all(dim=0)  # channel zero on every photo and position
             stats.append(
                 BlockStats(
@@ -332,8 +331,7 @@ def response_summary(
     (``response_extent``) and how many channels follow the photos' edges (``edge_alignment``,
     averaged over the photos, above ``threshold``)."""
     rows = []
-    for block in maps.blocks:
-        act = maps._cache(weights).activations(maps.images, [block])[block]
+    for block, act in maps._cache(weights).activations(maps.images, maps.blocks).items():  # one pass for all
         extents = [sum(r.extent for r in strongest_channels(a, count)) / count for a in act]
         alignment = edge_alignment(act, maps.images).mean(dim=0)
         rows.append(
