@@ -65,6 +65,8 @@ def test_response_summary_covers_every_block():
     rows = response_summary(maps, count=4)
     assert [r.block for r in rows] == [name.removeprefix("features.") for name in maps.blocks]
     assert rows[0].grid > rows[-1].grid == 2
-    assert all(0 <= r.extent <= 1 and 0 <= r.edge_share <= 1 and -1 <= r.best_edge <= 1 for r in rows)
+    # The share counts channels above the threshold: every correlation exceeds -1, none exceeds 1.
+    assert [r.edge_share for r in response_summary(maps, count=4, threshold=-1.0)] == [1.0] * len(rows)
+    assert [r.edge_share for r in response_summary(maps, count=4, threshold=1.0)] == [0.0] * len(rows)
     with pytest.raises(ValueError, match="unknown weights 'trained'"):
         response_summary(maps, "trained")

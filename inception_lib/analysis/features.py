@@ -321,7 +321,6 @@ class BlockResponses:
     grid: int  # side of the block's output grid
     extent: float  # mean extent of each photo's strongest channels
     edge_share: float  # share of channels whose map follows the photos' edges (mean correlation above the threshold)
-    best_edge: float  # the highest mean correlation of any channel with the edges
 
 
 def response_summary(
@@ -340,7 +339,6 @@ def response_summary(
                 act.shape[-1],
                 sum(extents) / len(extents),
                 float((alignment > threshold).float().mean()),
-                float(alignment.max()),
             )
         )
     return rows
