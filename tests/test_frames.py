@@ -34,6 +34,9 @@ def test_a_slider_gets_evenly_spaced_stops_and_its_current_value():
     values = [v for _, v in control_choices(slider)]
     assert values[0] == 0.0 and values[-1] == 0.5 and 0.13 in values
     assert len(values) == SLIDER_STOPS + 1
+    # A slider with at most SLIDER_STOPS + 1 positions keeps every one (Figure 6's odd n from 3 to 15).
+    odd = widgets.IntSlider(value=7, min=3, max=15, step=2)
+    assert [v for _, v in control_choices(odd)] == list(range(3, 16, 2))
     assert control_choices(widgets.Checkbox(value=True)) == [("off", False), ("on", True)]
 
 

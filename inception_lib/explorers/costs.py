@@ -23,7 +23,7 @@ def factorization() -> Explorer:
         "channels": _slider("channels", 192, 16, 768, 16),
         "grid": _slider("grid", 17, 3, 71),
     }
-    grid = {"n": range(3, 16, 2), "channels": (64, 192, 768), "grid": (8, 17, 35)}  # Table 1's three grids
+    grid = {"channels": (64, 192, 768), "grid": (8, 17, 35)}  # Table 1's three grids; n: all 7 choices
     return Explorer("Asymmetric factorization: n×n → 1×n + n×1", render_factorization, controls, grid=grid)
 
 

@@ -15,8 +15,7 @@ def asymmetric() -> Explorer:
     n = widgets.IntSlider(value=7, min=3, max=15, step=2, description="n", continuous_update=False)
     for value in range(n.min, n.max + 1, n.step):
         render_asymmetric(value)  # count every choice once now (cached), so moving the slider is instant
-    grid = {"n": range(n.min, n.max + 1, n.step)}  # the kernel-free copy has every choice too
-    return Explorer("Figure 6: n×n → 1×n + n×1, cost and receptive field", render_asymmetric, {"n": n}, grid=grid)
+    return Explorer("Figure 6: n×n → 1×n + n×1, cost and receptive field", render_asymmetric, {"n": n})
 
 
 EXPLORERS: dict[str, Callable[[], Explorer]] = {"asymmetric": asymmetric}

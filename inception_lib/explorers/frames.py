@@ -4,8 +4,9 @@ A static page (the course site, a notebook viewer) cannot call Python, so ``stat
 explorer ahead of time at every point of a small grid of its controls' values; the page switches
 between the stored views as the reader moves a control. The grid is each selection control's options
 (a dropdown, toggle buttons), ``False``/``True`` for a checkbox, and ``SLIDER_STOPS`` evenly spaced
-values of a slider (its current value included); a factory narrows or widens any control with the
-explorer's ``grid`` argument. A control with a single value in the grid is fixed on the static page.
+values of a slider (every position of one with at most ``SLIDER_STOPS`` + 1; its current value
+included); a factory narrows or widens any control with the explorer's ``grid`` argument. A control
+with a single value in the grid is fixed on the static page.
 
 The result is plain JSON (``FRAMES_MIME``): the controls with their value labels, the index of each
 control's current value, and one frame per grid point, in row-major order (the last control varies
@@ -39,7 +40,10 @@ def _label(value: object) -> str:
 def _slider_stops(control: widgets.IntSlider | widgets.FloatSlider) -> list[object]:
     low, high, step = control.min, control.max, control.step
     steps = round((high - low) / step)
-    picked = {round(i * steps / (SLIDER_STOPS - 1)) for i in range(SLIDER_STOPS)} if steps else {0}
+    if steps <= SLIDER_STOPS:  # every position: evenly spaced stops of 7 positions would skip the middle one
+        picked = set(range(steps + 1))
+    else:
+        picked = {round(i * steps / (SLIDER_STOPS - 1)) for i in range(SLIDER_STOPS)}
     values = {round(low + k * step, 10) for k in picked} | {control.value}
     return sorted(int(v) if isinstance(control, widgets.IntSlider) else float(v) for v in values)
 
