@@ -30,6 +30,8 @@ from typing import Any
 import nbformat
 from nbconvert import HTMLExporter
 
+from inception_lib.explorers.base import DESCRIPTION_PREFIX
+
 from . import links
 from .explorer_html import FrameWriter, explorer_html
 from .frames import is_explorer_output, kernel_free_frames
@@ -126,7 +128,7 @@ def prepare(
                 if index in frames:
                     raise RuntimeError(f"{notebook}, cell {index}: more explorers stored than shown when run")
                 outputs.append(nbformat.v4.new_output("display_data", {"text/html": _needs_kernel(notebook)}))
-                reports.append(ExplorerReport(text.removeprefix("Explorer: "), False))
+                reports.append(ExplorerReport(text.removeprefix(DESCRIPTION_PREFIX), False))
         if pending:
             raise RuntimeError(
                 f"{notebook}, cell {index}: shows {len(pending)} explorer(s) more than its stored outputs: "

@@ -16,9 +16,9 @@ from typing import Any
 import nbformat
 from nbclient import NotebookClient
 
+from inception_lib.explorers.base import DESCRIPTION_PREFIX
 from inception_lib.explorers.frames import FRAMES_MIME
 
-EXPLORER_TEXT = "Explorer: "  # how a stored explorer output starts (``Explorer.description``)
 SHOW_FRAMES = """\
 from inception_lib.explorers.base import Explorer as _Explorer
 
@@ -28,7 +28,7 @@ TIMEOUT_S = 300
 
 def is_explorer_output(output: dict[str, Any]) -> bool:
     """Whether a stored output is an explorer's (its text is ``Explorer: title (controls)``)."""
-    return str(output.get("data", {}).get("text/plain", "")).startswith(EXPLORER_TEXT)
+    return str(output.get("data", {}).get("text/plain", "")).startswith(DESCRIPTION_PREFIX)
 
 
 def explorer_cells(nb: nbformat.NotebookNode) -> list[int]:

@@ -30,6 +30,8 @@ STORED_COLOURS = 256  # the picture a stored notebook keeps is a palette PNG: a 
 
 # CSS classes the browser tests look for.
 EXPLORER_CLASS = "inception-explorer"
+# How the stable text of a stored explorer output starts: the site builder and the browser tests find explorers by it.
+DESCRIPTION_PREFIX = "Explorer: "
 OUTPUT_CLASS = "inception-explorer-output"
 
 
@@ -110,7 +112,7 @@ class Explorer:
 
     def description(self) -> str:
         """The stable one-line text a stored notebook keeps for this explorer."""
-        return f"Explorer: {self.title} ({', '.join(self.controls)})"
+        return f"{DESCRIPTION_PREFIX}{self.title} ({', '.join(self.controls)})"
 
     def _on_change(self, change: dict) -> None:
         if self._quiet:

@@ -15,7 +15,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Locator, Page, Playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from inception_lib.explorers.base import EXPLORER_CLASS, OUTPUT_CLASS
+from inception_lib.explorers.base import DESCRIPTION_PREFIX, EXPLORER_CLASS, OUTPUT_CLASS
 
 from .lab_server import LabServer
 
@@ -110,7 +110,7 @@ _STATE = f"""(path) => {{
       pending: cell.node.querySelector('.jp-InputPrompt').textContent.includes('*'),
       errors: outputs.filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue),
       widgets: outputs.filter(o => o.data && o.data['{WIDGET_MIME}']).length,
-      explorers: outputs.filter(o => o.data && String(o.data['text/plain'] || '').startsWith('Explorer: ')).length,
+      explorers: outputs.filter(o => String(o.data?.['text/plain'] || '').startsWith('{DESCRIPTION_PREFIX}')).length,
       rendered: shown.filter(node => node.querySelector(':scope > .jupyter-widgets')).length,
       failed: shown.filter(node => node.textContent.includes('{WIDGET_ERROR}')).length,
       shownExplorers: cell.node.querySelectorAll('.{EXPLORER_CLASS}').length,

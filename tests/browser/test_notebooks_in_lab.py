@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
+from website.frames import is_explorer_output
+
 from .conftest import NOTEBOOKS, SCREENSHOTS
 from .lab_page import check_notebook
 
@@ -20,8 +22,7 @@ NOTEBOOK_TIMEOUT_S = 240  # generous: a notebook's kernel time is under 60 s on 
 def stored_explorers(notebook: Path) -> int:
     """How many explorers the stored notebook displays (their stable text is ``Explorer: ...``)."""
     cells = json.loads(notebook.read_text())["cells"]
-    outputs = [output for cell in cells for output in cell.get("outputs", [])]
-    return sum(str(output.get("data", {}).get("text/plain", "")).startswith("Explorer: ") for output in outputs)
+    return sum(is_explorer_output(output) for cell in cells for output in cell.get("outputs", []))
 
 
 @pytest.mark.timeout(NOTEBOOK_TIMEOUT_S + 120)
