@@ -25,6 +25,7 @@ from ..training.losses import (
     smooth_targets,
 )
 from . import svg
+from .encode import STORED_DPI
 from .svg import Panel, SvgChart, nice_ticks, svg_document
 
 
@@ -81,9 +82,7 @@ def plot_logit_gaps(epsilons: Sequence[float], num_classes: int = 3, steps: int 
     return fig
 
 
-# Pixels per inch of the figures here, and the largest side of an example image on screen: stored
-# notebook outputs stay small.
-STORED_DPI = 80
+# The largest side of an example image on screen (at STORED_DPI): stored notebook outputs stay small.
 EXAMPLE_PIXELS = 64
 # How the metrics log's keys read on an axis.
 METRIC_LABELS = {

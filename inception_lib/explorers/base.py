@@ -20,7 +20,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 from PIL import Image
 
-from ..draw.encode import figure_png, image_png
+from ..draw.encode import picture_png
 from .frames import FRAMES_MIME, static_frames
 
 Rendered = Figure | Image.Image | str
@@ -88,7 +88,7 @@ class Explorer:
             self.html.value = result
             self.output.children = (self.html,)
         else:
-            self.image.value = figure_png(result) if isinstance(result, Figure) else image_png(result)
+            self.image.value = picture_png(result)
             self.output.children = (self.image,)
         self.last_seconds = time.perf_counter() - start
         return result

@@ -24,7 +24,7 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_selection import _Selection
 from matplotlib.figure import Figure
 
-from ..draw.encode import figure_png, image_png
+from ..draw.encode import picture_png
 
 FRAMES_MIME = "application/vnd.inception-lib.frames+json"
 SLIDER_STOPS = 6
@@ -74,7 +74,7 @@ def control_choices(control: widgets.ValueWidget, values: Sequence[object] | Non
 def _frame(result: Figure | Any) -> dict[str, str]:
     if isinstance(result, str):
         return {"html": result}
-    data = figure_png(result) if isinstance(result, Figure) else image_png(result)
+    data = picture_png(result)
     return {"png": base64.b64encode(data).decode("ascii")}
 
 
