@@ -15,7 +15,6 @@ that the explorer needs a kernel. ``site.json`` in the output lists pages, explo
 from __future__ import annotations
 
 import argparse
-import copy
 import html
 import importlib.metadata
 import json
@@ -35,6 +34,7 @@ from inception_lib.explorers.base import DESCRIPTION_PREFIX
 from . import links
 from .explorer_html import FrameWriter, explorer_html
 from .frames import is_explorer_output, kernel_free_frames
+from .prepare_notebooks import drop_widget_state
 
 ROOT = links.ROOT
 NOTEBOOKS = ROOT / links.NOTEBOOKS_DIR
@@ -106,7 +106,7 @@ def prepare(
 ) -> list[ExplorerReport]:
     """Replace each stored explorer output by its kernel-free copy (or add a note that it needs a
     kernel) and drop widget views, whose state a static page does not have."""
-    nb.metadata.pop("widgets", None)
+    drop_widget_state(nb)
     reports = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -196,7 +196,7 @@ def build_site(out: Path = OUT, notebooks: Path = NOTEBOOKS, execute: bool = Tru
     for number, page in enumerate(pages):
         start = time.perf_counter()
         path = notebooks / page.notebook
-        nb = copy.deepcopy(stored[page.notebook])
+        nb = stored[page.notebook]  # each page is prepared once: no copy needed
         frames = kernel_free_frames(path) if execute and page.notebook not in SKIP_EXECUTION else {}
         files = f"{Path(page.page).stem}_files"
         page.explorers = prepare(nb, page.notebook, frames, FrameWriter(out / files, files))

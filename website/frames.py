@@ -9,7 +9,6 @@ every ``Explorer`` through ``Explorer.static_bundle``. The stored notebook is no
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +49,10 @@ def kernel_free_frames(path: Path, timeout_s: int = TIMEOUT_S) -> dict[int, list
     cells = explorer_cells(nb)
     if not cells:
         return {}
-    run = copy.deepcopy(nb)
-    run.cells = [nbformat.v4.new_code_cell(SHOW_FRAMES), *run.cells[: cells[-1] + 1]]
+    # The notebook was read for this run alone: it runs in place, with the frames printer first.
+    nb.cells = [nbformat.v4.new_code_cell(SHOW_FRAMES), *nb.cells[: cells[-1] + 1]]
     client = NotebookClient(
-        run,
+        nb,
         timeout=timeout_s,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
@@ -63,6 +62,6 @@ def kernel_free_frames(path: Path, timeout_s: int = TIMEOUT_S) -> dict[int, list
     client.execute()
     frames = {}
     for index in cells:
-        outputs = run.cells[index + 1].outputs
+        outputs = nb.cells[index + 1].outputs
         frames[index] = [o["data"][FRAMES_MIME] for o in outputs if FRAMES_MIME in o.get("data", {})]
     return frames
