@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .costs import Cost, cost
-from .shapes import trace
+from .shapes import leaf_rows, trace
 
 Kernel = tuple[int, int]
 
@@ -72,11 +72,9 @@ def layer_traffic(module: nn.Module, input_shape: Sequence[int]) -> list[LayerTr
     """Per leaf layer of ``module`` (in execution order) on one ``input_shape`` (C, H, W) input: its
     mult-adds and the values it must read (input, weights) and write (output) if nothing stays in
     cache between layers. A stack of layers writes each intermediate map and reads it back."""
-    rows = trace(module, input_shape)
-    leaves = [r for r in rows if not any(o is not r and (not r.name or o.name.startswith(f"{r.name}.")) for o in rows)]
     return [
         LayerTraffic(r.name, r.mult_adds, math.prod(r.input_shape) + r.params + math.prod(r.output_shape))
-        for r in leaves
+        for r in leaf_rows(trace(module, input_shape))
     ]
 
 

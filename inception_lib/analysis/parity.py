@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..model.runtime import evaluating
-from .shapes import LayerRow, trace
+from .shapes import LayerRow, leaf_rows, trace
 
 
 def load_in_order(target: nn.Module, source: nn.Module) -> nn.Module:
@@ -43,9 +43,7 @@ def load_in_order(target: nn.Module, source: nn.Module) -> nn.Module:
 def weighted_layers(module: nn.Module, input_shape: Sequence[int]) -> list[LayerRow]:
     """Every executed layer that holds weights (convolutions, BatchNorms, linear layers), in the order
     the module registers them (the order ``load_in_order`` pairs them in), with its traced shapes."""
-    rows = trace(module, input_shape)
-    names = [r.name for r in rows]
-    leaves = [r for r in rows if r.name and r.params and not any(n.startswith(f"{r.name}.") for n in names)]
+    leaves = [r for r in leaf_rows(trace(module, input_shape)) if r.name and r.params]
     order = {name: i for i, (name, _) in enumerate(module.named_modules())}
     return sorted(leaves, key=lambda r: order[r.name])
 

@@ -116,6 +116,16 @@ def trace(module: nn.Module, input_shape: Sequence[int], **forward_kwargs: objec
     return rows
 
 
+def leaf_rows(rows: Sequence[LayerRow]) -> list[LayerRow]:
+    """The rows of a trace with no other row inside them: the layers that compute, not their containers
+    (the traced module itself is a container unless it is the only row)."""
+    containers = {""} if len(rows) > 1 else set()
+    for row in rows:
+        parts = row.name.split(".")
+        containers.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return [row for row in rows if row.name not in containers]
+
+
 # --- the design document's layer table, from the live model ---
 
 
