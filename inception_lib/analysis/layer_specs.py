@@ -19,17 +19,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from ..model.geometry import Pair, pair, window_output_length
 from .costs import ZERO, Cost
-
-Pair = tuple[int, int]
 
 # Where the transcription comes from (the file's Inception3 and its blocks; the parameter count
 # and ``_ops`` are in the same file's ``Inception_V3_Weights.IMAGENET1K_V1`` metadata).
 TORCHVISION_SOURCE = "pytorch/vision, torchvision/models/inception.py (class Inception3)"
-
-
-def _pair(value: int | Pair) -> Pair:
-    return (value, value) if isinstance(value, int) else value
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,7 @@ Step = Conv | Pool | Fork | Linear
 
 def conv(out: int, kernel: int | Pair, stride: int = 1, padding: int | Pair = 0) -> Conv:
     """``Conv`` with square kernels and paddings written as one number."""
-    return Conv(out, _pair(kernel), stride, _pair(padding))
+    return Conv(out, pair(kernel), stride, pair(padding))
 
 
 @dataclass(frozen=True)
@@ -107,8 +102,8 @@ class BlockResult:
 
 
 def _window(length: int, kernel: int, stride: int, padding: int, what: str) -> int:
-    out = (length + 2 * padding - kernel) // stride + 1
-    if out < 1:
+    out = window_output_length(length, kernel, stride, padding, padding)
+    if out == 0:
         raise ValueError(f"{what}: a {length}-pixel side is too small for a {kernel}-wide window")
     return out
 

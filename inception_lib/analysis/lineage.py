@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..model import BasicConv2d, InceptionBlock, InceptionV2
-from ..model.geometry import pair
+from ..model.geometry import Pair, pair
 from .costs import cost
 from .layer_specs import BlockResult, Conv, Pool, SpecBlock, SpecNetwork, torchvision_inception_v3
 from .shapes import LayerRow, trace
@@ -75,8 +75,6 @@ TABLE_3 = (
 
 
 # --- this course's names beside torchvision's ---
-
-Pair = tuple[int, int]
 
 
 @dataclass(frozen=True)
