@@ -180,10 +180,8 @@ def _course_side(model: InceptionV2, names: tuple[str, ...], rows: dict[str, Lay
     if isinstance(run[0], InceptionBlock):
         block_name = f"{names[0]}.0" if run[0] is not first else names[0]
         block = run[0]
-        branches = tuple(
-            sum(rows[f"{block_name}.{part}"].output_shape[0] for part in block.forks.get(branch, (branch,)))
-            for branch, _ in block.named_branches()
-        )
+        # A forked branch's row already has its arms' outputs concatenated (F7: 384 + 384 = 768).
+        branches = tuple(rows[f"{block_name}.{branch}"].output_shape[0] for branch, _ in block.named_branches())
     parts = [m for module in modules for m in module.modules()]
     return Side(
         names=tuple(f"{names[0]}.{i}" for i in range(len(run))) if len(run) > 1 else names,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..model import InceptionV2
+from .costs import stage_costs
 from .shapes import shape_flow, trace
 
 # Which part of the paper each kind of stage implements.
@@ -61,16 +62,7 @@ def network_outline(model: InceptionV2, size: int = 299) -> list[OutlineStep]:
             r = rows["features.aux"]
             source = _figure(model.features.aux)
             steps.append(OutlineStep(r.name, "aux head", "aux", r.output_shape, r.params, r.mult_adds, source))
-    head = [rows[name] for name in ("avgpool", "dropout", "flatten", "fc")]
-    steps.append(
-        OutlineStep(
-            "fc",
-            "pool, dropout, linear",
-            "head",
-            head[-1].output_shape,
-            sum(r.params for r in head),
-            sum(r.mult_adds for r in head),
-            "Table 1",
-        )
-    )
+    head = stage_costs(list(rows.values()))["classifier"]  # pool, dropout, flatten, linear
+    fc = rows["fc"].output_shape
+    steps.append(OutlineStep("fc", "pool, dropout, linear", "head", fc, head.params, head.mult_adds, "Table 1"))
     return steps
