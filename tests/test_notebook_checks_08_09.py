@@ -16,7 +16,7 @@ from inception_lib.analysis.features import FeatureMaps
 from inception_lib.assets.weights import trained_model
 from inception_lib.draw.training import compare_runs, preset_table
 from inception_lib.explorers.features import feature_maps
-from inception_lib.training.config import PRESETS, TrainConfig
+from inception_lib.training.config import TrainConfig, differing_fields
 from inception_lib.training.data import ShapesDataset
 from inception_lib.training.distributed import torchrun_command
 from inception_lib.training.loop import build_model
@@ -72,11 +72,6 @@ def test_preset_table_says_where_the_paper_presets_values_come_from():
 def test_the_preset_table_in_docs_names_every_option_the_presets_differ_in():
     text = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text(encoding="utf-8")
     table = text.split("| option (flags) |", 1)[1].split("\n\n", 1)[0]
-    configs = [TrainConfig.preset(name) for name in PRESETS]
-    differing = [
-        f.name
-        for f in fields(TrainConfig)
-        if f.name != "out_dir" and len({repr(getattr(c, f.name)) for c in configs}) > 1
-    ]
+    differing = [f.name for f in differing_fields()]
     flags = set(re.findall(r"`(--[a-z0-9-]+)`", table))
     assert differing and {"--" + name.replace("_", "-") for name in differing} <= flags

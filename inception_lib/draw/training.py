@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import Field, fields
+from dataclasses import Field
 from typing import Any
 
 import torch
@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ..training.config import PRESETS, TrainConfig
+from ..training.config import PRESETS, TrainConfig, differing_fields
 from ..training.data import ImageFolderDataset, ShapesDataset
 from ..training.losses import (
     LABEL_SMOOTHING,
@@ -234,9 +234,7 @@ def preset_table(*names: str) -> str:
     """
     names = names or tuple(PRESETS)
     configs = [TrainConfig.preset(name) for name in names]
-    rows = [
-        f for f in fields(TrainConfig) if f.name != "out_dir" and len({repr(getattr(c, f.name)) for c in configs}) > 1
-    ]
+    rows = differing_fields(*names)
 
     def cell(config: TrainConfig, f: Field) -> str:
         value = getattr(config, f.name)

@@ -17,7 +17,7 @@ a laptop CPU within minutes (docs/training.md). Both are the course's own choice
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from ..model import InceptionV2Config
@@ -201,6 +201,15 @@ CPU: dict[str, Any] = {
     "epochs": 8,
 }
 PRESETS: dict[str, dict[str, Any]] = {"paper": PAPER, "small-data": SMALL_DATA, "cpu": CPU}
+
+
+def differing_fields(*names: str) -> list[Field]:
+    """The ``TrainConfig`` fields whose values differ between the named presets (all presets by
+    default), in declaration order; ``out_dir``, where a run writes, is not a setting of the recipe."""
+    configs = [TrainConfig.preset(name) for name in names or PRESETS]
+    return [
+        f for f in fields(TrainConfig) if f.name != "out_dir" and len({repr(getattr(c, f.name)) for c in configs}) > 1
+    ]
 
 
 # Fields a resumed run may change. All but ``epochs`` leave what is computed as it was; a new
